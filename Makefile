@@ -1,0 +1,72 @@
+# newsmon: two commands. `make run` sets up and runs one monitoring pass; `make test` sets up and runs the checks.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= $(CURDIR)/data
+MONITOR ?= config/sample.yaml
+PREFECT_PORT ?= 4200
+SAMPLE_PORT ?= 8765
+export PREFECT_HOME ?= $(DATA_DIR)/prefect
+export PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export DO_NOT_TRACK ?= 1
+export NEWSMON_DATA_DIR ?= $(DATA_DIR)
+
+.PHONY: run test lint typecheck pytest bench server server-stop sample-server deploy worker clean
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+## run: start (or reuse) the local Prefect server and the bundled sample feeds, then run one pass.
+run: $(BIN)/.installed server sample-server
+	$(BIN)/newsmon run --monitor $(MONITOR)
+
+## server: start a local Prefect server with its UI (reused when already answering).
+server: $(BIN)/.installed
+	@mkdir -p $(PREFECT_HOME)
+	@if curl -sf $(PREFECT_API_URL)/health >/dev/null; then echo "Prefect server already up at $(PREFECT_API_URL)"; else \
+	  echo "Starting Prefect server on port $(PREFECT_PORT) (log: $(PREFECT_HOME)/server.log)"; \
+	  setsid nohup $(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT) >$(PREFECT_HOME)/server.log 2>&1 </dev/null & \
+	  for i in $$(seq 1 60); do curl -sf $(PREFECT_API_URL)/health >/dev/null && break; sleep 1; done; \
+	  curl -sf $(PREFECT_API_URL)/health >/dev/null || { echo "Prefect server did not start; see $(PREFECT_HOME)/server.log"; exit 1; }; fi
+
+server-stop:
+	-pkill -f "prefect server start --host 127.0.0.1 --port $(PREFECT_PORT)"
+
+## sample-server: serve the bundled sample feeds and article pages on 127.0.0.1:$(SAMPLE_PORT).
+sample-server: $(BIN)/.installed
+	@mkdir -p $(DATA_DIR)
+	@if curl -sf http://127.0.0.1:$(SAMPLE_PORT)/index.txt >/dev/null; then echo "Sample feeds already served on port $(SAMPLE_PORT)"; else \
+	  setsid nohup $(BIN)/newsmon sample-server --port $(SAMPLE_PORT) >$(DATA_DIR)/sample-server.log 2>&1 </dev/null & \
+	  for i in $$(seq 1 30); do curl -sf http://127.0.0.1:$(SAMPLE_PORT)/index.txt >/dev/null && break; sleep 0.5; done; \
+	  curl -sf http://127.0.0.1:$(SAMPLE_PORT)/index.txt >/dev/null || { echo "sample server did not start; see $(DATA_DIR)/sample-server.log"; exit 1; }; fi
+
+## test: ruff, mypy and pytest (PostgreSQL tests skip locally when no server answers; CI=true makes them mandatory).
+test: lint typecheck pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy flows monitors storage tests scripts
+
+pytest: $(BIN)/.installed
+	$(BIN)/pytest -q
+
+## bench: benchmarks (not tests); results are appended to docs/benchmarks.md by hand with the machine.
+bench: $(BIN)/.installed
+	$(BIN)/python -m scripts.bench_all
+
+deploy: $(BIN)/.installed server
+	$(BIN)/prefect --no-prompt deploy --all
+
+worker: $(BIN)/.installed server
+	$(BIN)/prefect worker start --pool newsmon-pool
+
+clean:
+	rm -rf $(VENV) build *.egg-info

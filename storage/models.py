@@ -3,7 +3,8 @@
 Conventions (full-stack-fastapi-template style): a `*Base` with the shared fields, the `table=True`
 class with keys and bookkeeping, and a `*Public` read model for exports and the CLI.
 Every row belongs to one monitor (its `monitor` name), so several monitors can share a database.
-Datetimes are stored as naive UTC (`storage.db.utcnow()`), the same on SQLite and PostgreSQL.
+Datetimes are timezone-aware UTC (`storage.db.utcnow()`); SQLModel stores them as UTC on both
+SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -201,7 +202,9 @@ class DevelopmentBase(SQLModel):
 
 
 class Development(DevelopmentBase, table=True):
-    """One real-world event covered by one or more articles."""
+    """One real-world event covered by one or more articles (or by a seed: status "known")."""
+
+    __table_args__ = (UniqueConstraint("monitor", "seed_ref", name="uq_development_seed"),)
 
     id: int | None = Field(default=None, primary_key=True)
     topics: list[str] | None = _json(list)
@@ -225,7 +228,7 @@ class AlertBase(SQLModel):
     channel: str = Field(max_length=20)  # slack | email | outbox
     kind: str = Field(max_length=30)  # new_development | update | feed_health | feed_recovered
     dedup_key: str = Field(max_length=300)
-    status: str = Field(default="pending", max_length=20, index=True)  # pending | sent | dead
+    status: str = Field(default="pending", max_length=20, index=True)  # pending|sending|sent|dead
     created_at: datetime
 
 
@@ -248,6 +251,7 @@ class Alert(AlertBase, table=True):
     payload: dict[str, Any] | None = _json(dict)
     attempts: int = 0
     next_attempt_at: datetime | None = None
+    claimed_until: datetime | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     sent_at: datetime | None = None
     run_id: int | None = Field(default=None, foreign_key="run.id")

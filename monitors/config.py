@@ -242,7 +242,8 @@ def _problem(err: dict[str, Any]) -> str:
     if err.get("type") == "missing":
         return f"{loc}: required field is missing"
     value = err.get("input")
-    shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
+    plain = isinstance(value, dict | list) or value is None or repr(value) in msg
+    shown = "" if plain else f" (got {value!r})"
     return f"{loc}: {msg}{shown}"
 
 

@@ -54,6 +54,7 @@ class Feed(FeedBase, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     disabled_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     health_alert_open: bool = False
+    health_episode: int = 0
     possible_gaps: int = 0
 
 

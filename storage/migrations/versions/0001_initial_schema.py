@@ -2,14 +2,15 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 17:43:33.749169
+Create Date: 2026-11-22 17:45:10.863918
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel  # noqa: F401
 from alembic import op
+
 
 revision = "0001"
 down_revision = None
@@ -58,6 +59,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("disabled_reason", sa.Text(), nullable=True),
         sa.Column("health_alert_open", sa.Boolean(), nullable=False),
+        sa.Column("health_episode", sa.Integer(), nullable=False),
         sa.Column("possible_gaps", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("monitor", "name", name="uq_feed_monitor_name"),

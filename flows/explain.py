@@ -1,0 +1,86 @@
+"""`newsmon explain`: what newsmon would decide about one page, and why."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from monitors import pipeline
+from monitors.config import MonitorConfig
+from monitors.dedup import DedupIndex
+from monitors.errors import NewsmonError
+from monitors.extract import extract_one
+from monitors.fetch import Fetcher
+from monitors.seeds import load_seeds
+from storage import repository as repo
+from storage.db import get_engine
+
+
+def _read_target(cfg: MonitorConfig, target: str) -> tuple[bytes, str]:
+    if re.match(r"^https?://", target):
+        with Fetcher(cfg.fetch) as fetcher:
+            resp = fetcher.get(target, kind="page")
+        return resp.content, resp.final_url
+    path = Path(target)
+    if not path.is_file():
+        raise NewsmonError(f"explain: {target!r} is neither an http(s) URL nor a readable file")
+    return path.read_bytes(), path.resolve().as_uri()
+
+
+def _match_dict(m: Any) -> dict[str, Any] | None:
+    if m is None:
+        return None
+    return {"kind": m.kind, "ref": m.ref, "title": m.title, "level": m.level,
+            "score": round(m.score, 1)}
+
+
+def explain(cfg: MonitorConfig, target: str) -> dict[str, Any]:
+    """Extract the page, compare it with seeds and stored articles, tag it, judge the alert."""
+    raw, url = _read_target(cfg, target)
+    ext = extract_one(raw, url)
+    if ext is None or not ext.text.strip():
+        text = raw.decode("utf-8", errors="replace")
+        title = text.strip().splitlines()[0][:200] if text.strip() else ""
+        source = "raw"
+    else:
+        text, title, source = ext.text, ext.title, ext.source
+    engine = get_engine(cfg.resolved_database_url)
+    index = DedupIndex(cfg.dedup)
+    for seed in load_seeds(cfg.seeds_dir):
+        index.add(key=seed.seed_id, kind="seed", text=seed.text, title=seed.title)
+    with Session(engine) as s:
+        for aid, atitle, atext in repo.iter_article_texts(s, monitor=cfg.name):
+            index.add(key=str(aid), kind="article", text=atext, title=atitle)
+    verdict = index.find(text=text, title=title)
+    tagging = pipeline.make_tagger(cfg).tag(title=title, text=text)
+    watched = sorted(set(tagging.topic_names()) & set(cfg.alerts.topics))
+    if verdict is not None:
+        why = f"no: duplicate of {verdict.kind} {verdict.ref} ({verdict.level}, {verdict.score:.0f})"
+    elif not tagging.relevant:
+        missing = [a for a in cfg.alerts.require_actors if a not in tagging.actors]
+        why = f"no: out of scope (actors missing: {', '.join(missing)})"
+    elif not watched:
+        why = f"no: no watched topic ({', '.join(cfg.alerts.topics)}) found"
+    else:
+        why = f"yes, unless it joins an existing development: watched topics {', '.join(watched)}"
+    return {
+        "target": target,
+        "url": url,
+        "title": title,
+        "text_source": source,
+        "text_chars": len(text),
+        "duplicate": _match_dict(verdict),
+        "nearest_seed": _match_dict(index.nearest(text=text, title=title, kind="seed")),
+        "nearest_article": _match_dict(index.nearest(text=text, title=title, kind="article")),
+        "relevant": tagging.relevant,
+        "actors": tagging.actors,
+        "topics": [
+            {"topic": h.topic, "terms": list(h.terms), "evidence": list(h.evidence)}
+            for h in tagging.topics
+        ],
+        "would_alert": why.startswith("yes"),
+        "why": why,
+    }

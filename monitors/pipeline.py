@@ -1,0 +1,897 @@
+"""One monitoring pass as plain functions; `flows/` wraps each stage in a Prefect task.
+
+Stages: `prepare` (feeds and seeds into the database) → `harvest_feed` per feed (poll, find new
+entries, fetch their pages) → `extract_batch` (bounded full-text extraction, one worker pool
+per run) → `process_batch` (dedup, topics, developments, storage, alerts into the outbox, one
+transaction per article) → `deliver_pending` (send what the outbox owes) → `check_feed_health`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from monitors.alerts import AlertContent, SeedRef, SourceLink, alert_subject
+from monitors.config import MonitorConfig
+from monitors.dedup import DedupIndex
+from monitors.delivery import FileOutbox, SlackSender, SmtpSender, retry_delay
+from monitors.developments import DevelopmentIndex
+from monitors.errors import ConfigError, DeliveryError, FetchError, NewsmonError
+from monitors.extract import ExtractJob, extract_articles
+from monitors.fetch import Fetcher, FeedState, fetch_pages, poll_feed
+from monitors.records import DedupMatch, ExtractedText, FeedItem, Tagging
+from monitors.secrets import BlockLookup, resolve_secret
+from monitors.seeds import load_seeds
+from monitors.text import text_hash
+from monitors.topics import Tagger
+from storage import repository as repo
+from storage.db import as_utc, session_scope, utcnow
+from storage.models import Alert, Article, Development, Feed, TopicTag
+
+#: Consecutive failed polls after which a feed raises one feed-health alert.
+FEED_FAILURE_ALERT_AFTER = 3
+#: A claimed alert whose run died is sent again after this lease (at most one duplicate).
+DELIVERY_LEASE = timedelta(minutes=10)
+#: Developments last seen longer ago than this are not loaded for grouping.
+DEVELOPMENT_LOOKBACK = timedelta(days=14)
+#: How many characters of a seed make its "lead" for development matching (its own news,
+#: not its background recaps).
+SEED_LEAD_CHARS = 700
+
+
+# --- prepare -------------------------------------------------------------------------------
+@dataclass
+class Prepared:
+    """What `prepare` found: feeds due for polling and the seed count."""
+
+    due_feeds: list[str]
+    skipped_feeds: dict[str, str]
+    seeds: int
+
+
+def prepare(cfg: MonitorConfig, engine: Engine, *, now: datetime, force: bool = False) -> Prepared:
+    """Store the monitor's feeds and seeds, and pick the feeds due for polling now."""
+    seeds = load_seeds(cfg.seeds_dir)
+    tagger = make_tagger(cfg)
+    with session_scope(engine) as s:
+        feeds = repo.sync_feeds(
+            s, monitor=cfg.name, feeds=[(f.name, f.url) for f in cfg.feeds if f.enabled]
+        )
+        repo.sync_seeds(
+            s,
+            monitor=cfg.name,
+            seeds=[
+                {
+                    "seed_id": d.seed_id,
+                    "title": d.title,
+                    "outlet": d.outlet,
+                    "published": d.published,
+                    "text": d.text,
+                    "text_hash": text_hash(d.text),
+                    "topics": tagger.tag(title=d.title, text=d.text).topic_names(),
+                }
+                for d in seeds
+            ],
+        )
+        for d in seeds:
+            lead = tagger.tag(title=d.title, text=d.text[:SEED_LEAD_CHARS])
+            repo.ensure_seed_development(
+                s, monitor=cfg.name, seed_id=d.seed_id, title=d.title, topics=lead.topic_names()
+            )
+    due, skipped = [], {}
+    for feed in feeds:
+        if feed.status == "disabled":
+            skipped[feed.name] = f"disabled: {feed.disabled_reason}"
+        elif not force and feed.next_due_at is not None and as_utc(feed.next_due_at) > now:
+            skipped[feed.name] = f"not due until {as_utc(feed.next_due_at):%Y-%m-%d %H:%M} UTC"
+        else:
+            due.append(feed.name)
+    return Prepared(due_feeds=due, skipped_feeds=skipped, seeds=len(seeds))
+
+
+# --- harvest -------------------------------------------------------------------------------
+@dataclass
+class Harvest:
+    """The outcome of polling one feed: status, message and the entries to process."""
+
+    feed: str
+    status: str
+    message: str
+    items_seen: int = 0
+    new_items: list[FeedItem] = field(default_factory=list)
+    changed_items: list[FeedItem] = field(default_factory=list)
+    jobs: list[ExtractJob] = field(default_factory=list)
+    also_seen: int = 0
+    possible_gap: bool = False
+
+
+def _state_from_row(feed: Feed) -> FeedState:
+    return FeedState(
+        url=feed.current_url or feed.url,
+        etag=feed.etag,
+        last_modified=feed.last_modified,
+        polls_since_full=feed.polls_since_full,
+        consecutive_failures=feed.consecutive_failures,
+        next_due_at=as_utc(feed.next_due_at),
+        disabled_reason=feed.disabled_reason,
+        last_success_at=as_utc(feed.last_success_at),
+        last_error=feed.last_error,
+    )
+
+
+def _apply_state(feed: Feed, state: FeedState, *, status: str, now: datetime) -> None:
+    feed.current_url = state.url if state.url != feed.url else None
+    feed.etag = state.etag
+    feed.last_modified = state.last_modified
+    feed.polls_since_full = state.polls_since_full
+    feed.consecutive_failures = state.consecutive_failures
+    feed.next_due_at = state.next_due_at
+    feed.disabled_reason = state.disabled_reason
+    feed.last_success_at = state.last_success_at
+    feed.last_error = state.last_error
+    feed.last_polled_at = now
+    feed.poll_count += 1
+    if status == "gone":
+        feed.status = "disabled"
+    elif status == "failed":
+        feed.status = "failing"
+    else:
+        feed.status = "ok"
+
+
+def harvest_feed(
+    cfg: MonitorConfig,
+    engine: Engine,
+    fetcher: Fetcher,
+    *,
+    feed_name: str,
+    now: datetime,
+    rng: random.Random | None = None,
+) -> Harvest:
+    """Poll one feed, record its state, and fetch the pages of entries not stored yet."""
+    fc = cfg.feed(feed_name)
+    interval = timedelta(minutes=fc.poll_interval_minutes or cfg.poll_interval_minutes)
+    with Session(engine, expire_on_commit=False) as s:
+        feed = repo.get_feed(s, monitor=cfg.name, name=feed_name)
+        result = poll_feed(
+            fetcher,
+            feed_name=feed_name,
+            state=_state_from_row(feed),
+            now=now,
+            interval=interval,
+            settings=cfg.fetch,
+            rng=rng,
+        )
+        _apply_state(feed, result.state, status=result.status, now=now)
+        harvest = Harvest(feed=feed_name, status=result.status, message=result.message)
+        if result.status != "ok":
+            repo.save_feed(s, feed=feed)
+            return harvest
+        items = _unique_items(result.items)
+        harvest.items_seen = len(items)
+        known = repo.find_known_items(
+            s,
+            monitor=cfg.name,
+            urls=[i.url for i in items],
+            guids=[i.guid for i in items if i.guid],
+        )
+        for item in items:
+            stored = known.get(item.url) or (known.get(f"guid:{item.guid}") if item.guid else None)
+            if stored is None:
+                harvest.new_items.append(item)
+            elif stored.content_hash != item.content_hash:
+                harvest.changed_items.append(item)
+            elif stored.id is not None and feed.id is not None:
+                # the same article through another feed is stored once and remembers both
+                if repo.add_article_source(
+                    s, article_id=stored.id, feed_id=feed.id, link=item.link, guid=item.guid
+                ):
+                    harvest.also_seen += 1
+        if harvest.new_items:
+            feed.last_new_item_at = now
+            if len(harvest.new_items) == len(items) > 1 and feed.last_success_at and known == {}:
+                # every entry is new on a feed polled before: the window may have overflowed
+                harvest.possible_gap = feed.poll_count > 1
+                feed.possible_gaps += int(harvest.possible_gap)
+        repo.save_feed(s, feed=feed)
+    todo = harvest.new_items + harvest.changed_items
+    pages = fetch_pages(fetcher, [i.url for i in todo]) if todo else {}
+    for item in todo:
+        page = pages.get(item.url)
+        ok = page is not None and not isinstance(page, FetchError)
+        harvest.jobs.append(
+            ExtractJob(
+                url=item.url,
+                html=page.content if ok and page is not None and not isinstance(page, Exception) else None,
+                fallback_title=item.title,
+                fallback_summary=item.summary,
+                fetch_error=None if ok else str(page) if page is not None else "not fetched",
+            )
+        )
+    return harvest
+
+
+def _unique_items(items: list[FeedItem]) -> list[FeedItem]:
+    seen: set[str] = set()
+    out = []
+    for i in items:
+        if i.url in seen:
+            continue
+        seen.add(i.url)
+        out.append(i)
+    return out
+
+
+# --- extract -------------------------------------------------------------------------------
+@dataclass
+class Candidate:
+    """A feed entry with its extracted text, ready for processing."""
+
+    item: FeedItem
+    text: ExtractedText
+    changed: bool = False
+
+
+def extract_batch(harvests: list[Harvest], *, timeout_seconds: float = 20.0) -> list[Candidate]:
+    """Extract the full text of every harvested page in one bounded worker pool."""
+    pairs: list[tuple[FeedItem, ExtractJob, bool]] = []
+    for h in harvests:
+        todo = [(i, False) for i in h.new_items] + [(i, True) for i in h.changed_items]
+        for (item, changed), job in zip(todo, h.jobs, strict=True):
+            pairs.append((item, job, changed))
+    if not pairs:
+        return []
+    texts = extract_articles([j for _, j, _ in pairs], timeout_seconds=timeout_seconds)
+    return [
+        Candidate(item=item, text=text, changed=changed)
+        for (item, _, changed), text in zip(pairs, texts, strict=True)
+    ]
+
+
+# --- process -------------------------------------------------------------------------------
+@dataclass
+class ArticleOutcome:
+    """What happened to one article in `process_batch` (for the summary and the artifact)."""
+
+    article_id: int | None
+    feed: str
+    title: str
+    url: str
+    duplicate: DedupMatch | None
+    topics: list[str]
+    relevant: bool
+    development_id: int | None
+    new_development: bool
+    alerts: int
+    note: str = ""
+
+
+def make_tagger(cfg: MonitorConfig) -> Tagger:
+    """The topic tagger of a monitor."""
+    return Tagger(cfg.topics, cfg.actors, require_actors=cfg.alerts.require_actors)
+
+
+def build_dedup_index(cfg: MonitorConfig, session: Session) -> DedupIndex:
+    """A dedup index over the monitor's seeds and every stored article."""
+    index = DedupIndex(cfg.dedup)
+    for seed in repo.list_seeds(session, monitor=cfg.name):
+        index.add(key=seed.seed_id, kind="seed", text=seed.text, title=seed.title)
+    for aid, title, text in repo.iter_article_texts(session, monitor=cfg.name):
+        index.add(key=str(aid), kind="article", text=text, title=title)
+    return index
+
+
+def build_development_index(cfg: MonitorConfig, session: Session, *, now: datetime) -> DevelopmentIndex:
+    """A development index over seed developments and recent developments of the monitor."""
+    index = DevelopmentIndex()
+    seeds = {s.seed_id: s for s in repo.list_seeds(session, monitor=cfg.name)}
+    for dev in repo.list_developments(session, monitor=cfg.name, since=now - DEVELOPMENT_LOOKBACK):
+        if dev.seed_ref and dev.seed_ref in seeds:
+            seed = seeds[dev.seed_ref]
+            title, text = seed.title, seed.text[:SEED_LEAD_CHARS]
+        else:
+            arts = repo.articles_of_development(session, development_id=dev.id or 0)
+            title = dev.title
+            text = arts[0].text if arts else ""
+        index.add(
+            key=str(dev.id),
+            title=title,
+            text=text,
+            topics=frozenset(dev.topics or []),
+            published=as_utc(dev.first_seen_at) or now,
+            status="known" if dev.status == "known" else "new",
+            seed_ref=dev.seed_ref,
+        )
+    return index
+
+
+def alert_channels(cfg: MonitorConfig) -> list[str]:
+    """The channels every alert of this monitor goes to."""
+    out = []
+    if cfg.channels.slack is not None:
+        out.append("slack")
+    if cfg.channels.email is not None:
+        out.append("email")
+    if cfg.channels.outbox:
+        out.append("outbox")
+    return out
+
+
+def process_batch(
+    cfg: MonitorConfig,
+    engine: Engine,
+    candidates: list[Candidate],
+    *,
+    run_id: int | None,
+    now: datetime,
+    run_url: str | None = None,
+) -> list[ArticleOutcome]:
+    """Dedup, tag, group and store each candidate; write owed alerts in the same transaction."""
+    if not candidates:
+        return []
+    tagger = make_tagger(cfg)
+    watched = frozenset(cfg.alerts.topics)
+    channels = alert_channels(cfg)
+    with Session(engine, expire_on_commit=False) as s:
+        dedup = build_dedup_index(cfg, s)
+        devs = build_development_index(cfg, s, now=now)
+        seed_devs = {
+            d.seed_ref: d for d in repo.list_developments(s, monitor=cfg.name, status="known")
+        }
+        feed_ids = {f.name: f.id for f in repo.list_feeds(s, monitor=cfg.name)}
+    ordered = sorted(
+        candidates, key=lambda c: (c.item.published or now, c.item.feed, c.item.url)
+    )
+    outcomes = []
+    for cand in ordered:
+        outcomes.append(
+            _process_one(
+                cfg,
+                engine,
+                cand,
+                tagger=tagger,
+                dedup=dedup,
+                devs=devs,
+                seed_devs=seed_devs,
+                feed_ids=feed_ids,
+                watched=watched,
+                channels=channels,
+                run_id=run_id,
+                now=now,
+                run_url=run_url,
+            )
+        )
+    return outcomes
+
+
+def _process_one(
+    cfg: MonitorConfig,
+    engine: Engine,
+    cand: Candidate,
+    *,
+    tagger: Tagger,
+    dedup: DedupIndex,
+    devs: DevelopmentIndex,
+    seed_devs: dict[str | None, Development],
+    feed_ids: dict[str, int | None],
+    watched: frozenset[str],
+    channels: list[str],
+    run_id: int | None,
+    now: datetime,
+    run_url: str | None,
+) -> ArticleOutcome:
+    item, ext = cand.item, cand.text
+    title = ext.title or item.title
+    text = ext.text or item.summary
+    published = item.published or ext.published or now
+    tagging = tagger.tag(title=title, text=text)
+    topics = tagging.topic_names()
+    outlet = cfg.feed(item.feed).outlet_name
+    with session_scope(engine) as s:
+        existing = repo.find_known_items(
+            s, monitor=cfg.name, urls=[item.url], guids=[item.guid] if item.guid else []
+        )
+        stored = existing.get(item.url) or (
+            existing.get(f"guid:{item.guid}") if item.guid else None
+        )
+        if stored is not None:
+            return _update_version(s, cfg, stored, cand, title, text, tagging, feed_ids, now)
+        match = dedup.find(text=text, title=title)
+        article = Article(
+            monitor=cfg.name,
+            url=item.url,
+            guid=item.guid,
+            link=item.link,
+            title=title[:2000],
+            summary=item.summary,
+            text=text,
+            text_source=ext.source,
+            extraction_note=ext.note,
+            author=(ext.author or None) and ext.author[:500] if ext.author else None,
+            sitename=ext.sitename[:500] if ext.sitename else None,
+            language=ext.language,
+            published_at=published,
+            outlet=outlet,
+            content_hash=item.content_hash,
+            text_hash=text_hash(text),
+            first_seen_at=now,
+            updated_at=now,
+            relevant=tagging.relevant,
+            actors=tagging.actors,
+            run_id=run_id,
+        )
+        if match is not None:
+            article.duplicate_kind = match.kind
+            article.duplicate_ref = match.ref
+            article.duplicate_level = match.level
+            article.duplicate_score = round(match.score, 2)
+        s.add(article)
+        s.flush()
+        feed_id = feed_ids.get(item.feed)
+        if feed_id is not None and article.id is not None:
+            repo.add_article_source(
+                s, article_id=article.id, feed_id=feed_id, link=item.link, guid=item.guid
+            )
+        for hit in tagging.topics:
+            s.add(
+                TopicTag(
+                    article_id=article.id or 0,
+                    topic=hit.topic,
+                    terms=list(hit.terms),
+                    evidence=list(hit.evidence),
+                )
+            )
+        dev, is_new, note = _assign_development(
+            s, cfg, article, tagging, match, devs=devs, seed_devs=seed_devs,
+            watched=watched, published=published, now=now,
+        )
+        n_alerts = 0
+        if dev is not None:
+            article.development_id = dev.id
+            s.add(article)
+            if is_new and dev.status == "new" and tagging.relevant and set(topics) & watched:
+                content = _alert_content(
+                    cfg, dev, article, tagging, dedup, watched=watched, run_url=run_url
+                )
+                for ch in channels:
+                    n_alerts += repo.add_alert(
+                        s,
+                        alert=Alert(
+                            monitor=cfg.name,
+                            channel=ch,
+                            kind="new_development",
+                            dedup_key=f"dev:{dev.id}",
+                            development_id=dev.id,
+                            article_id=article.id,
+                            subject=alert_subject(content)[:1000],
+                            payload=content.to_payload(),
+                            created_at=now,
+                            run_id=run_id,
+                        ),
+                    )
+        s.flush()
+        aid = article.id
+    dedup.add(key=str(aid), kind="article", text=text, title=title)
+    return ArticleOutcome(
+        article_id=aid,
+        feed=item.feed,
+        title=title,
+        url=item.url,
+        duplicate=match,
+        topics=topics,
+        relevant=tagging.relevant,
+        development_id=dev.id if dev else None,
+        new_development=is_new,
+        alerts=n_alerts,
+        note=note,
+    )
+
+
+def _assign_development(
+    s: Session,
+    cfg: MonitorConfig,
+    article: Article,
+    tagging: Tagging,
+    match: DedupMatch | None,
+    *,
+    devs: DevelopmentIndex,
+    seed_devs: dict[str | None, Development],
+    watched: frozenset[str],
+    published: datetime,
+    now: datetime,
+) -> tuple[Development | None, bool, str]:
+    """Find or create the development of an article; returns (development, created, why)."""
+    topics = frozenset(tagging.topic_names())
+    dev: Development | None = None
+    if match is not None and match.kind == "seed":
+        dev = seed_devs.get(match.ref)
+        note = f"duplicate of seed {match.ref} ({match.level}, {match.score:.0f})"
+        return dev, False, note
+    if match is not None and match.kind == "article":
+        dup = s.get(Article, int(match.ref))
+        if dup is not None and dup.development_id is not None:
+            dev = s.get(Development, dup.development_id)
+        note = f"duplicate of article {match.ref} ({match.level}, {match.score:.0f})"
+        if dev is not None:
+            _touch(dev, article, topics, now)
+            devs.touch(str(dev.id), title=article.title, text=article.text, topics=topics,
+                       published=published)
+        return dev, False, note
+    if not tagging.relevant or not topics:
+        return None, False, "out of scope" if not tagging.relevant else "no topic"
+    assignment = devs.assign(
+        title=article.title, text=article.text, topics=topics, published=published,
+        watched=watched,
+    )
+    if assignment.key is not None:
+        dev = s.get(Development, int(assignment.key))
+        if dev is not None:
+            _touch(dev, article, topics, now)
+            devs.touch(assignment.key, title=article.title, text=article.text, topics=topics,
+                       published=published)
+            return dev, False, assignment.reason
+    dev = Development(
+        monitor=cfg.name,
+        title=article.title[:2000],
+        status="new",
+        first_seen_at=now,
+        last_seen_at=now,
+        topics=sorted(topics),
+        article_count=1,
+        outlets=[article.outlet] if article.outlet else [],
+    )
+    s.add(dev)
+    s.flush()
+    devs.add(key=str(dev.id), title=article.title, text=article.text, topics=topics,
+             published=published, status="new")
+    return dev, True, assignment.reason
+
+
+def _touch(dev: Development, article: Article, topics: frozenset[str], now: datetime) -> None:
+    dev.last_seen_at = now
+    dev.article_count += 1
+    if article.outlet and article.outlet not in (dev.outlets or []):
+        dev.outlets = [*(dev.outlets or []), article.outlet]
+    if dev.status == "new":
+        dev.topics = sorted(set(dev.topics or []) | topics)
+
+
+def _update_version(
+    s: Session,
+    cfg: MonitorConfig,
+    stored: Article,
+    cand: Candidate,
+    title: str,
+    text: str,
+    tagging: Tagging,
+    feed_ids: dict[str, int | None],
+    now: datetime,
+) -> ArticleOutcome:
+    """A stored article whose entry changed: keep the old content as a version, update."""
+    feed_id = feed_ids.get(cand.item.feed)
+    if feed_id is not None and stored.id is not None:
+        repo.add_article_source(
+            s, article_id=stored.id, feed_id=feed_id, link=cand.item.link, guid=cand.item.guid
+        )
+    note = "already stored"
+    if stored.content_hash != cand.item.content_hash:
+        repo.record_version(s, article=stored)
+        stored.version += 1
+        stored.title = title[:2000]
+        stored.summary = cand.item.summary
+        stored.text = text
+        stored.text_hash = text_hash(text)
+        stored.content_hash = cand.item.content_hash
+        stored.updated_at = now
+        s.add(stored)
+        note = f"changed: stored as version {stored.version}"
+    return ArticleOutcome(
+        article_id=stored.id,
+        feed=cand.item.feed,
+        title=title,
+        url=cand.item.url,
+        duplicate=None,
+        topics=tagging.topic_names(),
+        relevant=tagging.relevant,
+        development_id=stored.development_id,
+        new_development=False,
+        alerts=0,
+        note=note,
+    )
+
+
+def _alert_content(
+    cfg: MonitorConfig,
+    dev: Development,
+    article: Article,
+    tagging: Tagging,
+    dedup: DedupIndex,
+    *,
+    watched: frozenset[str],
+    run_url: str | None,
+) -> AlertContent:
+    nearest = dedup.nearest(text=article.text, title=article.title, kind="seed")
+    seed_ref = (
+        SeedRef(seed_id=nearest.ref, title=nearest.title, score=round(nearest.score, 1))
+        if nearest is not None
+        else None
+    )
+    hits = sorted(tagging.topics, key=lambda h: (h.topic not in watched, h.topic))
+    summary = article.summary or article.text[:400]
+    return AlertContent(
+        monitor=cfg.name,
+        kind="new_development",
+        headline=article.title,
+        summary=summary[:600],
+        development_id=dev.id,
+        topics=hits,
+        sources=[
+            SourceLink(
+                title=article.title,
+                url=article.link,
+                outlet=article.outlet or "",
+                published=as_utc(article.published_at),
+            )
+        ],
+        nearest_seed=seed_ref,
+        run_url=run_url,
+    )
+
+
+# --- deliver -------------------------------------------------------------------------------
+@dataclass
+class DeliveryReport:
+    """What `deliver_pending` did."""
+
+    sent: int = 0
+    retrying: int = 0
+    dead: int = 0
+    messages: list[str] = field(default_factory=list)
+
+
+Sender = Callable[[Alert], None]
+
+
+def make_senders(cfg: MonitorConfig, *, lookup_block: BlockLookup | None = None) -> dict[str, Sender]:
+    """Channel name → a function that delivers one alert (or raises DeliveryError)."""
+    senders: dict[str, Sender] = {}
+    slack_cfg, email_cfg = cfg.channels.slack, cfg.channels.email
+    if slack_cfg is not None:
+        url = resolve_secret(
+            slack_cfg.webhook_url, field="channels.slack.webhook_url", lookup_block=lookup_block
+        )
+        slack = SlackSender(
+            url, min_interval=slack_cfg.min_interval_seconds, timeout=slack_cfg.timeout_seconds
+        )
+        from monitors.alerts import render_slack
+
+        senders["slack"] = lambda a: slack.send(
+            render_slack(AlertContent.from_payload(a.payload or {}))
+        )
+    if email_cfg is not None:
+        password = (
+            resolve_secret(
+                email_cfg.password, field="channels.email.password", lookup_block=lookup_block
+            )
+            if email_cfg.password is not None
+            else None
+        )
+        smtp = SmtpSender(
+            host=email_cfg.host,
+            port=email_cfg.port,
+            tls=email_cfg.tls,
+            username=email_cfg.username,
+            password=password,
+            timeout=email_cfg.timeout_seconds,
+        )
+        from monitors.alerts import render_email
+
+        def _email(a: Alert) -> None:
+            smtp.send(
+                render_email(
+                    AlertContent.from_payload(a.payload or {}),
+                    sender=email_cfg.sender,
+                    to=email_cfg.to,
+                    thread_key=f"{a.monitor}:{a.dedup_key}",
+                )
+            )
+
+        senders["email"] = _email
+    if cfg.channels.outbox:
+        box = FileOutbox(cfg.outbox_dir)
+        senders["outbox"] = lambda a: (
+            box.send(AlertContent.from_payload(a.payload or {}), key=f"{a.kind}-{a.dedup_key}"),
+            None,
+        )[1]
+    return senders
+
+
+def deliver_pending(
+    cfg: MonitorConfig,
+    engine: Engine,
+    *,
+    now: datetime | None = None,
+    senders: dict[str, Sender] | None = None,
+    lookup_block: BlockLookup | None = None,
+) -> DeliveryReport:
+    """Send every due alert of the outbox; transient failures retry later, permanent ones die."""
+    report = DeliveryReport()
+    try:
+        senders = senders if senders is not None else make_senders(cfg, lookup_block=lookup_block)
+    except ConfigError as exc:
+        report.messages.append(f"alerts not delivered (they stay pending): {exc}")
+        return report
+    now = now or utcnow()
+    with Session(engine, expire_on_commit=False) as s:
+        claimed = repo.claim_due_alerts(s, monitor=cfg.name, now=now, lease=DELIVERY_LEASE)
+        for alert in claimed:
+            send = senders.get(alert.channel)
+            if send is None:
+                repo.record_attempt(
+                    s, alert=alert, outcome="transient", now=now,
+                    detail=f"channel {alert.channel!r} is not configured now; kept pending",
+                    next_attempt_at=now + timedelta(hours=1),
+                )
+                report.retrying += 1
+                continue
+            try:
+                send(alert)
+            except DeliveryError as exc:
+                if exc.transient and alert.attempts + 1 < cfg.alerts.max_attempts:
+                    delay = retry_delay(alert.attempts + 1, retry_after=exc.retry_after)
+                    repo.record_attempt(
+                        s, alert=alert, outcome="transient", detail=str(exc), now=now,
+                        next_attempt_at=now + timedelta(seconds=delay),
+                    )
+                    report.retrying += 1
+                    report.messages.append(
+                        f"alert {alert.id} on {alert.channel}: {exc} (retry in {delay:.0f}s)"
+                    )
+                else:
+                    repo.record_attempt(s, alert=alert, outcome="permanent", detail=str(exc), now=now)
+                    report.dead += 1
+                    report.messages.append(
+                        f"alert {alert.id} on {alert.channel} dead-lettered: {exc}; "
+                        "see `newsmon alerts`, resend with `newsmon alerts retry`"
+                    )
+                continue
+            except (NewsmonError, OSError, ValueError) as exc:
+                repo.record_attempt(
+                    s, alert=alert, outcome="transient", now=now,
+                    detail=f"unexpected {type(exc).__name__}: {exc}",
+                    next_attempt_at=now + timedelta(seconds=retry_delay(alert.attempts + 1)),
+                )
+                report.retrying += 1
+                report.messages.append(f"alert {alert.id} on {alert.channel}: {exc}")
+                continue
+            repo.record_attempt(s, alert=alert, outcome="sent", detail="ok", now=now)
+            report.sent += 1
+    return report
+
+
+# --- feed health ---------------------------------------------------------------------------
+def check_feed_health(
+    cfg: MonitorConfig,
+    engine: Engine,
+    *,
+    run_id: int | None,
+    now: datetime,
+    run_url: str | None = None,
+) -> list[str]:
+    """Open one feed-health alert when a feed keeps failing (or is gone), one notice on recovery."""
+    channels = alert_channels(cfg)
+    changes = []
+    with session_scope(engine) as s:
+        for feed in repo.list_feeds(s, monitor=cfg.name):
+            failing = feed.status == "disabled" or (
+                feed.consecutive_failures >= FEED_FAILURE_ALERT_AFTER
+            )
+            if failing and not feed.health_alert_open:
+                feed.health_alert_open = True
+                feed.health_episode += 1
+                kind = "feed_health"
+                headline = (
+                    f"Feed {feed.name} is disabled" if feed.status == "disabled"
+                    else f"Feed {feed.name} failed {feed.consecutive_failures} polls in a row"
+                )
+                summary = feed.disabled_reason or feed.last_error or "no error recorded"
+            elif feed.health_alert_open and not failing and feed.consecutive_failures == 0:
+                feed.health_alert_open = False
+                kind = "feed_recovered"
+                headline = f"Feed {feed.name} recovered"
+                summary = f"Polled successfully at {now:%Y-%m-%d %H:%M} UTC."
+            else:
+                continue
+            s.add(feed)
+            content = AlertContent(
+                monitor=cfg.name,
+                kind=kind,
+                headline=headline,
+                summary=summary,
+                sources=[SourceLink(title=feed.name, url=feed.current_url or feed.url,
+                                    outlet=cfg.feed(feed.name).outlet_name
+                                    if any(f.name == feed.name for f in cfg.feeds) else "")],
+                run_url=run_url,
+            )
+            for ch in channels:
+                repo.add_alert(
+                    s,
+                    alert=Alert(
+                        monitor=cfg.name,
+                        channel=ch,
+                        kind=kind,
+                        dedup_key=f"feed:{feed.id}:{feed.health_episode}",
+                        feed_id=feed.id,
+                        subject=alert_subject(content)[:1000],
+                        payload=content.to_payload(),
+                        created_at=now,
+                        run_id=run_id,
+                    ),
+                )
+            changes.append(f"{headline}: {summary}")
+    return changes
+
+
+# --- summary -------------------------------------------------------------------------------
+def summarize(
+    *,
+    prepared: Prepared,
+    harvests: list[Harvest],
+    outcomes: list[ArticleOutcome],
+    delivery: DeliveryReport,
+) -> dict[str, Any]:
+    """The pass summary printed by the CLI and stored with the run."""
+    topics: dict[str, int] = {}
+    for o in outcomes:
+        if o.duplicate is None:
+            for t in o.topics:
+                topics[t] = topics.get(t, 0) + 1
+    return {
+        "feeds_polled": len(harvests),
+        "feeds_failed": {h.feed: h.message for h in harvests if h.status in ("failed", "gone")},
+        "feeds_skipped": prepared.skipped_feeds,
+        "feeds_not_modified": sum(h.status == "not_modified" for h in harvests),
+        "entries_seen": sum(h.items_seen for h in harvests),
+        "new_articles": sum(o.note != "already stored" and not o.note.startswith("changed")
+                            for o in outcomes),
+        "updated_articles": sum(o.note.startswith("changed") for o in outcomes),
+        "duplicates_of_seeds": sum(o.duplicate is not None and o.duplicate.kind == "seed"
+                                   for o in outcomes),
+        "duplicates_of_articles": sum(o.duplicate is not None and o.duplicate.kind == "article"
+                                      for o in outcomes),
+        "relevant": sum(o.relevant for o in outcomes),
+        "topics": dict(sorted(topics.items())),
+        "new_developments": sum(o.new_development for o in outcomes),
+        "alerts_created": sum(o.alerts for o in outcomes),
+        "alerts_sent": delivery.sent,
+        "alerts_retrying": delivery.retrying,
+        "alerts_dead": delivery.dead,
+        "delivery_messages": delivery.messages,
+        "possible_gaps": [h.feed for h in harvests if h.possible_gap],
+    }
+
+
+def outcome_rows(outcomes: list[ArticleOutcome]) -> list[dict[str, Any]]:
+    """Outcomes as flat dicts (for artifacts and exports)."""
+    rows = []
+    for o in outcomes:
+        d = asdict(o)
+        d["duplicate"] = (
+            f"{o.duplicate.kind}:{o.duplicate.ref} ({o.duplicate.level} {o.duplicate.score:.0f})"
+            if o.duplicate
+            else ""
+        )
+        d["topics"] = ", ".join(o.topics)
+        rows.append(d)
+    return rows
+
+
+def now_utc() -> datetime:
+    """The current time, aware UTC."""
+    return datetime.now(UTC)

@@ -40,8 +40,9 @@ def _fmt_dt(value: datetime | None) -> str:
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
     out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
     out.append("  ".join("-" * w for w in widths))
     out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
@@ -118,8 +119,16 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     rows = []
     for d in load_seeds(cfg.seeds_dir):
         tags = tagger.tag(title=d.title, text=d.text)
-        rows.append([d.seed_id, d.published or "-", str(len(d.text)),
-                     ",".join(tags.topic_names()) or "-", text_hash(d.text)[:12], d.title[:70]])
+        rows.append(
+            [
+                d.seed_id,
+                d.published or "-",
+                str(len(d.text)),
+                ",".join(tags.topic_names()) or "-",
+                text_hash(d.text)[:12],
+                d.title[:70],
+            ]
+        )
     print(f"seed corpus: {cfg.seeds_dir} ({len(rows)} documents)")
     print(_table(rows, ["id", "published", "chars", "topics", "hash", "title"]))
     return 0
@@ -151,24 +160,22 @@ def cmd_export(args: argparse.Namespace) -> int:
                 d["topics"] = ",".join(sorted(t.topic for t in tags.get(a.id or 0, [])))
                 rows.append(d)
         else:
-            rows = [a.model_dump(exclude={"payload"}) for a in repo.list_alerts(s, monitor=cfg.name)]
-    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
-    try:
-        if args.format == "jsonl":
-            for r in rows:
-                out.write(json.dumps(r, default=str, ensure_ascii=False) + "\n")
-        else:
-            buf = io.StringIO() if out is sys.stdout else out
-            fields = list(rows[0]) if rows else ["id"]
-            w = csv.DictWriter(buf, fieldnames=fields)
-            w.writeheader()
-            for r in rows:
-                w.writerow({k: ("" if v is None else v) for k, v in r.items()})
-            if buf is not out:
-                out.write(buf.getvalue())  # type: ignore[attr-defined]
-    finally:
-        if out is not sys.stdout:
-            out.close()
+            rows = [
+                a.model_dump(exclude={"payload"}) for a in repo.list_alerts(s, monitor=cfg.name)
+            ]
+    buf = io.StringIO()
+    if args.format == "jsonl":
+        for r in rows:
+            buf.write(json.dumps(r, default=str, ensure_ascii=False) + "\n")
+    else:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["id"])
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if v is None else v) for k, v in r.items()})
+    if args.output:
+        Path(args.output).write_text(buf.getvalue(), encoding="utf-8")
+    else:
+        sys.stdout.write(buf.getvalue())
     if args.output:
         print(f"wrote {len(rows)} {args.what} to {args.output}", file=sys.stderr)
     return 0
@@ -184,13 +191,31 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     with Session(_engine(cfg)) as s:
         feeds = repo.list_feeds(s, monitor=cfg.name)
     rows = [
-        [f.name, f.status, _fmt_dt(f.last_success_at), _fmt_dt(f.last_new_item_at),
-         str(f.consecutive_failures), _fmt_dt(f.next_due_at),
-         (f.disabled_reason or f.last_error or "")[:80]]
+        [
+            f.name,
+            f.status,
+            _fmt_dt(f.last_success_at),
+            _fmt_dt(f.last_new_item_at),
+            str(f.consecutive_failures),
+            _fmt_dt(f.next_due_at),
+            (f.disabled_reason or f.last_error or "")[:80],
+        ]
         for f in feeds
     ]
-    print(_table(rows, ["feed", "status", "last success", "last new item", "failures",
-                        "next poll", "last error"]))
+    print(
+        _table(
+            rows,
+            [
+                "feed",
+                "status",
+                "last success",
+                "last new item",
+                "failures",
+                "next poll",
+                "last error",
+            ],
+        )
+    )
     return 0
 
 
@@ -214,10 +239,36 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         return 0
     with Session(engine) as s:
         alerts = repo.list_alerts(s, monitor=cfg.name, status=args.status)
-    rows = [[str(a.id), a.channel, a.kind, a.status, str(a.attempts), _fmt_dt(a.created_at),
-             _fmt_dt(a.sent_at), a.subject[:60], (a.last_error or "")[:60]] for a in alerts]
-    print(_table(rows, ["id", "channel", "kind", "status", "tries", "created", "sent",
-                        "subject", "last error"]))
+    rows = [
+        [
+            str(a.id),
+            a.channel,
+            a.kind,
+            a.status,
+            str(a.attempts),
+            _fmt_dt(a.created_at),
+            _fmt_dt(a.sent_at),
+            a.subject[:60],
+            (a.last_error or "")[:60],
+        ]
+        for a in alerts
+    ]
+    print(
+        _table(
+            rows,
+            [
+                "id",
+                "channel",
+                "kind",
+                "status",
+                "tries",
+                "created",
+                "sent",
+                "subject",
+                "last error",
+            ],
+        )
+    )
     return 0
 
 
@@ -230,11 +281,24 @@ def cmd_developments(args: argparse.Namespace) -> int:
     cfg = _load(args)
     with Session(_engine(cfg)) as s:
         devs = repo.list_developments(s, monitor=cfg.name)
-    rows = [[str(d.id), d.status, _fmt_dt(d.first_seen_at), str(d.article_count),
-             ",".join(d.topics or []), ",".join(d.outlets or [])[:40], d.seed_ref or "",
-             d.title[:70]] for d in devs]
-    print(_table(rows, ["id", "status", "first seen", "articles", "topics", "outlets", "seed",
-                        "title"]))
+    rows = [
+        [
+            str(d.id),
+            d.status,
+            _fmt_dt(d.first_seen_at),
+            str(d.article_count),
+            ",".join(d.topics or []),
+            ",".join(d.outlets or [])[:40],
+            d.seed_ref or "",
+            d.title[:70],
+        ]
+        for d in devs
+    ]
+    print(
+        _table(
+            rows, ["id", "status", "first seen", "articles", "topics", "outlets", "seed", "title"]
+        )
+    )
     return 0
 
 
@@ -254,10 +318,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def monitor_args(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--monitor", "-m", default=DEFAULT_MONITOR,
-                        help=f"monitor file (default {DEFAULT_MONITOR})")
-        sp.add_argument("--live", action="store_true",
-                        help=f"use the real live feeds ({LIVE_MONITOR})")
+        sp.add_argument(
+            "--monitor",
+            "-m",
+            default=DEFAULT_MONITOR,
+            help=f"monitor file (default {DEFAULT_MONITOR})",
+        )
+        sp.add_argument(
+            "--live", action="store_true", help=f"use the real live feeds ({LIVE_MONITOR})"
+        )
 
     sp = sub.add_parser("run", help="one monitoring pass as a Prefect flow run")
     monitor_args(sp)

@@ -33,8 +33,13 @@ def _read_target(cfg: MonitorConfig, target: str) -> tuple[bytes, str]:
 def _match_dict(m: Any) -> dict[str, Any] | None:
     if m is None:
         return None
-    return {"kind": m.kind, "ref": m.ref, "title": m.title, "level": m.level,
-            "score": round(m.score, 1)}
+    return {
+        "kind": m.kind,
+        "ref": m.ref,
+        "title": m.title,
+        "level": m.level,
+        "score": round(m.score, 1),
+    }
 
 
 def explain(cfg: MonitorConfig, target: str) -> dict[str, Any]:
@@ -58,7 +63,9 @@ def explain(cfg: MonitorConfig, target: str) -> dict[str, Any]:
     tagging = pipeline.make_tagger(cfg).tag(title=title, text=text)
     watched = sorted(set(tagging.topic_names()) & set(cfg.alerts.topics))
     if verdict is not None:
-        why = f"no: duplicate of {verdict.kind} {verdict.ref} ({verdict.level}, {verdict.score:.0f})"
+        why = (
+            f"no: duplicate of {verdict.kind} {verdict.ref} ({verdict.level}, {verdict.score:.0f})"
+        )
     elif not tagging.relevant:
         missing = [a for a in cfg.alerts.require_actors if a not in tagging.actors]
         why = f"no: out of scope (actors missing: {', '.join(missing)})"

@@ -47,7 +47,8 @@ def lookup_secret_block(name: str) -> str:
     """Read a Prefect Secret block (for `prefect_secret:` references in monitor files)."""
     from prefect.blocks.system import Secret
 
-    return str(Secret.load(name).get())
+    block: Any = Secret.load(name)
+    return str(block.get())
 
 
 def retry_on_db_error(task: Any, task_run: Any, state: Any) -> bool:
@@ -61,8 +62,13 @@ def retry_on_db_error(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-@task(name="prepare", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
-      retry_condition_fn=retry_on_db_error)
+@task(
+    name="prepare",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=retry_on_db_error,
+)
 def prepare_task(cfg: MonitorConfig, now: datetime, force: bool) -> pipeline.Prepared:
     """Store feeds and seeds; choose the feeds due now."""
     return pipeline.prepare(cfg, get_engine(cfg.resolved_database_url), now=now, force=force)
@@ -83,10 +89,18 @@ def extract_task(harvests: list[pipeline.Harvest]) -> list[pipeline.Candidate]:
     return pipeline.extract_batch(harvests)
 
 
-@task(name="process", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5,
-      retry_condition_fn=retry_on_db_error)
+@task(
+    name="process",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=5,
+    retry_condition_fn=retry_on_db_error,
+)
 def process_task(
-    cfg: MonitorConfig, candidates: list[pipeline.Candidate], run_id: int, now: datetime,
+    cfg: MonitorConfig,
+    candidates: list[pipeline.Candidate],
+    run_id: int,
+    now: datetime,
     url: str | None,
 ) -> list[pipeline.ArticleOutcome]:
     """Dedup, tag, group, store, and write owed alerts to the outbox."""
@@ -119,8 +133,13 @@ def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> dict[st
     with session_scope(engine) as s:
         run_id = repo.start_run(s, monitor=cfg.name, flow_run_id=str(flow_run.id or "")).id or 0
     prepared = prepare_task(cfg, now, force)
-    logger.info("%s: %d feed(s) due, %d skipped, %d seed(s)", cfg.name,
-                len(prepared.due_feeds), len(prepared.skipped_feeds), prepared.seeds)
+    logger.info(
+        "%s: %d feed(s) due, %d skipped, %d seed(s)",
+        cfg.name,
+        len(prepared.due_feeds),
+        len(prepared.skipped_feeds),
+        prepared.seeds,
+    )
     with Fetcher(cfg.fetch) as fetcher:
         futures = [poll_task.submit(cfg, fetcher, name, now) for name in prepared.due_feeds]
         harvests = [f.result() for f in futures]
@@ -166,11 +185,21 @@ def publish_artifacts(
         create_table_artifact(
             key=f"{key}-articles",
             table=[
-                {k: r[k] for k in ("feed", "title", "url", "duplicate", "topics",
-                                   "relevant", "development_id", "alerts", "note")}
+                {
+                    k: r[k]
+                    for k in (
+                        "feed",
+                        "title",
+                        "url",
+                        "duplicate",
+                        "topics",
+                        "relevant",
+                        "development_id",
+                        "alerts",
+                        "note",
+                    )
+                }
                 for r in rows
             ],
             description="Articles processed in this pass",
         )
-
-

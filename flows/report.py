@@ -60,9 +60,13 @@ def markdown_report(
     if summary.get("delivery_messages"):
         lines += ["", "## Delivery problems", ""]
         lines += [f"- {_cell(m)}" for m in summary["delivery_messages"]]
-    lines += ["", "## Feed health", "",
-              "| feed | status | failures | last success | last new item | next poll | last error |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Feed health",
+        "",
+        "| feed | status | failures | last success | last new item | next poll | last error |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for f in feeds:
         lines.append(
             f"| {_cell(f.name)} | {f.status} | {f.consecutive_failures} | "

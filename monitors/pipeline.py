@@ -17,19 +17,19 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from monitors.alerts import AlertContent, SeedRef, SourceLink, alert_subject
+from monitors.alerts import AlertContent, AlertKind, SeedRef, SourceLink, alert_subject
 from monitors.config import MonitorConfig
 from monitors.dedup import DedupIndex
 from monitors.delivery import FileOutbox, SlackSender, SmtpSender, retry_delay
 from monitors.developments import DevelopmentIndex
 from monitors.errors import ConfigError, DeliveryError, FetchError, NewsmonError
 from monitors.extract import ExtractJob, extract_articles
-from monitors.fetch import Fetcher, FeedState, fetch_pages, poll_feed
+from monitors.fetch import FeedState, Fetcher, fetch_pages, poll_feed
 from monitors.records import DedupMatch, ExtractedText, FeedItem, Tagging
 from monitors.secrets import BlockLookup, resolve_secret
 from monitors.seeds import load_seeds
 from monitors.text import text_hash
-from monitors.topics import Tagger
+from monitors.topics import Tagger, headline_topics
 from storage import repository as repo
 from storage.db import as_utc, session_scope, utcnow
 from storage.models import Alert, Article, Development, Feed, TopicTag
@@ -40,9 +40,6 @@ FEED_FAILURE_ALERT_AFTER = 3
 DELIVERY_LEASE = timedelta(minutes=10)
 #: Developments last seen longer ago than this are not loaded for grouping.
 DEVELOPMENT_LOOKBACK = timedelta(days=14)
-#: How many characters of a seed make its "lead" for development matching (its own news,
-#: not its background recaps).
-SEED_LEAD_CHARS = 700
 
 
 # --- prepare -------------------------------------------------------------------------------
@@ -80,16 +77,17 @@ def prepare(cfg: MonitorConfig, engine: Engine, *, now: datetime, force: bool = 
             ],
         )
         for d in seeds:
-            lead = tagger.tag(title=d.title, text=d.text[:SEED_LEAD_CHARS])
+            # topics of the whole seed; matching a development to a seed uses its title and lead
+            whole = tagger.tag(title=d.title, text=d.text)
             repo.ensure_seed_development(
-                s, monitor=cfg.name, seed_id=d.seed_id, title=d.title, topics=lead.topic_names()
+                s, monitor=cfg.name, seed_id=d.seed_id, title=d.title, topics=whole.topic_names()
             )
     due, skipped = [], {}
     for feed in feeds:
         if feed.status == "disabled":
             skipped[feed.name] = f"disabled: {feed.disabled_reason}"
-        elif not force and feed.next_due_at is not None and as_utc(feed.next_due_at) > now:
-            skipped[feed.name] = f"not due until {as_utc(feed.next_due_at):%Y-%m-%d %H:%M} UTC"
+        elif not force and (due_at := as_utc(feed.next_due_at)) is not None and due_at > now:
+            skipped[feed.name] = f"not due until {due_at:%Y-%m-%d %H:%M} UTC"
         else:
             due.append(feed.name)
     return Prepared(due_feeds=due, skipped_feeds=skipped, seeds=len(seeds))
@@ -187,12 +185,15 @@ def harvest_feed(
                 harvest.new_items.append(item)
             elif stored.content_hash != item.content_hash:
                 harvest.changed_items.append(item)
-            elif stored.id is not None and feed.id is not None:
+            elif (
+                stored.id is not None
+                and feed.id is not None
                 # the same article through another feed is stored once and remembers both
-                if repo.add_article_source(
+                and repo.add_article_source(
                     s, article_id=stored.id, feed_id=feed.id, link=item.link, guid=item.guid
-                ):
-                    harvest.also_seen += 1
+                )
+            ):
+                harvest.also_seen += 1
         if harvest.new_items:
             feed.last_new_item_at = now
             if len(harvest.new_items) == len(items) > 1 and feed.last_success_at and known == {}:
@@ -208,7 +209,9 @@ def harvest_feed(
         harvest.jobs.append(
             ExtractJob(
                 url=item.url,
-                html=page.content if ok and page is not None and not isinstance(page, Exception) else None,
+                html=page.content
+                if ok and page is not None and not isinstance(page, Exception)
+                else None,
                 fallback_title=item.title,
                 fallback_summary=item.summary,
                 fetch_error=None if ok else str(page) if page is not None else "not fetched",
@@ -247,10 +250,17 @@ def extract_batch(harvests: list[Harvest], *, timeout_seconds: float = 20.0) -> 
             pairs.append((item, job, changed))
     if not pairs:
         return []
-    texts = extract_articles([j for _, j, _ in pairs], timeout_seconds=timeout_seconds)
+    # an entry found through several feeds is extracted once
+    first: dict[str, int] = {}
+    jobs: list[ExtractJob] = []
+    for item, job, _ in pairs:
+        if item.url not in first:
+            first[item.url] = len(jobs)
+            jobs.append(job)
+    texts = extract_articles(jobs, timeout_seconds=timeout_seconds)
     return [
-        Candidate(item=item, text=text, changed=changed)
-        for (item, _, changed), text in zip(pairs, texts, strict=True)
+        Candidate(item=item, text=texts[first[item.url]], changed=changed)
+        for item, _, changed in pairs
     ]
 
 
@@ -287,14 +297,17 @@ def build_dedup_index(cfg: MonitorConfig, session: Session) -> DedupIndex:
     return index
 
 
-def build_development_index(cfg: MonitorConfig, session: Session, *, now: datetime) -> DevelopmentIndex:
+def build_development_index(
+    cfg: MonitorConfig, session: Session, *, now: datetime, tagger: Tagger | None = None
+) -> DevelopmentIndex:
     """A development index over seed developments and recent developments of the monitor."""
+    tagger = tagger or make_tagger(cfg)
     index = DevelopmentIndex()
     seeds = {s.seed_id: s for s in repo.list_seeds(session, monitor=cfg.name)}
     for dev in repo.list_developments(session, monitor=cfg.name, since=now - DEVELOPMENT_LOOKBACK):
         if dev.seed_ref and dev.seed_ref in seeds:
             seed = seeds[dev.seed_ref]
-            title, text = seed.title, seed.text[:SEED_LEAD_CHARS]
+            title, text = seed.title, seed.text  # the index matches on its title and lead
         else:
             arts = repo.articles_of_development(session, development_id=dev.id or 0)
             title = dev.title
@@ -307,6 +320,7 @@ def build_development_index(cfg: MonitorConfig, session: Session, *, now: dateti
             published=as_utc(dev.first_seen_at) or now,
             status="known" if dev.status == "known" else "new",
             seed_ref=dev.seed_ref,
+            headline_topics=headline_topics(tagger.tag(title=title, text=text), title),
         )
     return index
 
@@ -340,14 +354,12 @@ def process_batch(
     channels = alert_channels(cfg)
     with Session(engine, expire_on_commit=False) as s:
         dedup = build_dedup_index(cfg, s)
-        devs = build_development_index(cfg, s, now=now)
+        devs = build_development_index(cfg, s, now=now, tagger=tagger)
         seed_devs = {
             d.seed_ref: d for d in repo.list_developments(s, monitor=cfg.name, status="known")
         }
         feed_ids = {f.name: f.id for f in repo.list_feeds(s, monitor=cfg.name)}
-    ordered = sorted(
-        candidates, key=lambda c: (c.item.published or now, c.item.feed, c.item.url)
-    )
+    ordered = sorted(candidates, key=lambda c: (c.item.published or now, c.item.feed, c.item.url))
     outcomes = []
     for cand in ordered:
         outcomes.append(
@@ -448,8 +460,16 @@ def _process_one(
                 )
             )
         dev, is_new, note = _assign_development(
-            s, cfg, article, tagging, match, devs=devs, seed_devs=seed_devs,
-            watched=watched, published=published, now=now,
+            s,
+            cfg,
+            article,
+            tagging,
+            match,
+            devs=devs,
+            seed_devs=seed_devs,
+            watched=watched,
+            published=published,
+            now=now,
         )
         n_alerts = 0
         if dev is not None:
@@ -508,6 +528,7 @@ def _assign_development(
 ) -> tuple[Development | None, bool, str]:
     """Find or create the development of an article; returns (development, created, why)."""
     topics = frozenset(tagging.topic_names())
+    heads = headline_topics(tagging, article.title)
     dev: Development | None = None
     if match is not None and match.kind == "seed":
         dev = seed_devs.get(match.ref)
@@ -520,21 +541,37 @@ def _assign_development(
         note = f"duplicate of article {match.ref} ({match.level}, {match.score:.0f})"
         if dev is not None:
             _touch(dev, article, topics, now)
-            devs.touch(str(dev.id), title=article.title, text=article.text, topics=topics,
-                       published=published)
+            devs.touch(
+                str(dev.id),
+                title=article.title,
+                text=article.text,
+                topics=topics,
+                published=published,
+                headline_topics=heads,
+            )
         return dev, False, note
     if not tagging.relevant or not topics:
         return None, False, "out of scope" if not tagging.relevant else "no topic"
     assignment = devs.assign(
-        title=article.title, text=article.text, topics=topics, published=published,
+        title=article.title,
+        text=article.text,
+        topics=topics,
+        published=published,
         watched=watched,
+        headline_topics=heads,
     )
     if assignment.key is not None:
         dev = s.get(Development, int(assignment.key))
         if dev is not None:
             _touch(dev, article, topics, now)
-            devs.touch(assignment.key, title=article.title, text=article.text, topics=topics,
-                       published=published)
+            devs.touch(
+                assignment.key,
+                title=article.title,
+                text=article.text,
+                topics=topics,
+                published=published,
+                headline_topics=heads,
+            )
             return dev, False, assignment.reason
     dev = Development(
         monitor=cfg.name,
@@ -548,8 +585,15 @@ def _assign_development(
     )
     s.add(dev)
     s.flush()
-    devs.add(key=str(dev.id), title=article.title, text=article.text, topics=topics,
-             published=published, status="new")
+    devs.add(
+        key=str(dev.id),
+        title=article.title,
+        text=article.text,
+        topics=topics,
+        published=published,
+        status="new",
+        headline_topics=heads,
+    )
     return dev, True, assignment.reason
 
 
@@ -658,7 +702,9 @@ class DeliveryReport:
 Sender = Callable[[Alert], None]
 
 
-def make_senders(cfg: MonitorConfig, *, lookup_block: BlockLookup | None = None) -> dict[str, Sender]:
+def make_senders(
+    cfg: MonitorConfig, *, lookup_block: BlockLookup | None = None
+) -> dict[str, Sender]:
     """Channel name → a function that delivers one alert (or raises DeliveryError)."""
     senders: dict[str, Sender] = {}
     slack_cfg, email_cfg = cfg.channels.slack, cfg.channels.email
@@ -698,7 +744,12 @@ def make_senders(cfg: MonitorConfig, *, lookup_block: BlockLookup | None = None)
                     AlertContent.from_payload(a.payload or {}),
                     sender=email_cfg.sender,
                     to=email_cfg.to,
-                    thread_key=f"{a.monitor}:{a.dedup_key}",
+                    thread_key=(
+                        f"{a.monitor}:dev:{a.development_id}"
+                        if a.development_id is not None
+                        else f"{a.monitor}:feed:{a.feed_id}"
+                    ),
+                    message_key=str(a.id),
                 )
             )
 
@@ -724,7 +775,7 @@ def deliver_pending(
     report = DeliveryReport()
     try:
         senders = senders if senders is not None else make_senders(cfg, lookup_block=lookup_block)
-    except ConfigError as exc:
+    except (ConfigError, DeliveryError) as exc:
         report.messages.append(f"alerts not delivered (they stay pending): {exc}")
         return report
     now = now or utcnow()
@@ -734,7 +785,10 @@ def deliver_pending(
             send = senders.get(alert.channel)
             if send is None:
                 repo.record_attempt(
-                    s, alert=alert, outcome="transient", now=now,
+                    s,
+                    alert=alert,
+                    outcome="transient",
+                    now=now,
                     detail=f"channel {alert.channel!r} is not configured now; kept pending",
                     next_attempt_at=now + timedelta(hours=1),
                 )
@@ -746,7 +800,11 @@ def deliver_pending(
                 if exc.transient and alert.attempts + 1 < cfg.alerts.max_attempts:
                     delay = retry_delay(alert.attempts + 1, retry_after=exc.retry_after)
                     repo.record_attempt(
-                        s, alert=alert, outcome="transient", detail=str(exc), now=now,
+                        s,
+                        alert=alert,
+                        outcome="transient",
+                        detail=str(exc),
+                        now=now,
                         next_attempt_at=now + timedelta(seconds=delay),
                     )
                     report.retrying += 1
@@ -754,7 +812,9 @@ def deliver_pending(
                         f"alert {alert.id} on {alert.channel}: {exc} (retry in {delay:.0f}s)"
                     )
                 else:
-                    repo.record_attempt(s, alert=alert, outcome="permanent", detail=str(exc), now=now)
+                    repo.record_attempt(
+                        s, alert=alert, outcome="permanent", detail=str(exc), now=now
+                    )
                     report.dead += 1
                     report.messages.append(
                         f"alert {alert.id} on {alert.channel} dead-lettered: {exc}; "
@@ -763,7 +823,10 @@ def deliver_pending(
                 continue
             except (NewsmonError, OSError, ValueError) as exc:
                 repo.record_attempt(
-                    s, alert=alert, outcome="transient", now=now,
+                    s,
+                    alert=alert,
+                    outcome="transient",
+                    now=now,
                     detail=f"unexpected {type(exc).__name__}: {exc}",
                     next_attempt_at=now + timedelta(seconds=retry_delay(alert.attempts + 1)),
                 )
@@ -792,12 +855,14 @@ def check_feed_health(
             failing = feed.status == "disabled" or (
                 feed.consecutive_failures >= FEED_FAILURE_ALERT_AFTER
             )
+            kind: AlertKind
             if failing and not feed.health_alert_open:
                 feed.health_alert_open = True
                 feed.health_episode += 1
                 kind = "feed_health"
                 headline = (
-                    f"Feed {feed.name} is disabled" if feed.status == "disabled"
+                    f"Feed {feed.name} is disabled"
+                    if feed.status == "disabled"
                     else f"Feed {feed.name} failed {feed.consecutive_failures} polls in a row"
                 )
                 summary = feed.disabled_reason or feed.last_error or "no error recorded"
@@ -814,9 +879,15 @@ def check_feed_health(
                 kind=kind,
                 headline=headline,
                 summary=summary,
-                sources=[SourceLink(title=feed.name, url=feed.current_url or feed.url,
-                                    outlet=cfg.feed(feed.name).outlet_name
-                                    if any(f.name == feed.name for f in cfg.feeds) else "")],
+                sources=[
+                    SourceLink(
+                        title=feed.name,
+                        url=feed.current_url or feed.url,
+                        outlet=cfg.feed(feed.name).outlet_name
+                        if any(f.name == feed.name for f in cfg.feeds)
+                        else "",
+                    )
+                ],
                 run_url=run_url,
             )
             for ch in channels:
@@ -858,13 +929,16 @@ def summarize(
         "feeds_skipped": prepared.skipped_feeds,
         "feeds_not_modified": sum(h.status == "not_modified" for h in harvests),
         "entries_seen": sum(h.items_seen for h in harvests),
-        "new_articles": sum(o.note != "already stored" and not o.note.startswith("changed")
-                            for o in outcomes),
+        "new_articles": sum(
+            o.note != "already stored" and not o.note.startswith("changed") for o in outcomes
+        ),
         "updated_articles": sum(o.note.startswith("changed") for o in outcomes),
-        "duplicates_of_seeds": sum(o.duplicate is not None and o.duplicate.kind == "seed"
-                                   for o in outcomes),
-        "duplicates_of_articles": sum(o.duplicate is not None and o.duplicate.kind == "article"
-                                      for o in outcomes),
+        "duplicates_of_seeds": sum(
+            o.duplicate is not None and o.duplicate.kind == "seed" for o in outcomes
+        ),
+        "duplicates_of_articles": sum(
+            o.duplicate is not None and o.duplicate.kind == "article" for o in outcomes
+        ),
         "relevant": sum(o.relevant for o in outcomes),
         "topics": dict(sorted(topics.items())),
         "new_developments": sum(o.new_development for o in outcomes),

@@ -227,7 +227,7 @@ class DevelopmentPublic(DevelopmentBase):
 class AlertBase(SQLModel):
     monitor: str = Field(index=True, max_length=80)
     channel: str = Field(max_length=20)  # slack | email | outbox
-    kind: str = Field(max_length=30)  # new_development | update | feed_health | feed_recovered
+    kind: str = Field(max_length=30)  # new_development|update|feed_health|feed_recovered|digest
     dedup_key: str = Field(max_length=300)
     status: str = Field(default="pending", max_length=20, index=True)  # pending|sending|sent|dead
     created_at: datetime

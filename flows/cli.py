@@ -56,7 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = load_config(path)  # a bad file stops here, before any work
     from flows.monitor_flow import monitor_flow
 
-    summary = monitor_flow(monitor=path, force=args.force)
+    summary = monitor_flow(monitor=path, force=not args.due_only)
     print(format_summary(cfg, summary))
     return 0
 
@@ -330,7 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("run", help="one monitoring pass as a Prefect flow run")
     monitor_args(sp)
-    sp.add_argument("--force", action="store_true", help="poll every feed, due or not")
+    sp.add_argument(
+        "--due-only",
+        action="store_true",
+        help="poll only feeds whose next poll time has come (scheduled runs do this); "
+        "by default a manual run polls every enabled feed now",
+    )
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("serve", help="run the monitor on its schedule through Prefect")

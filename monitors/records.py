@@ -41,7 +41,7 @@ class ExtractedText:
 
 @dataclass(frozen=True, slots=True)
 class DedupMatch:
-    """What a text duplicates: a seed or a stored article, by which level, with what score (0-100)."""
+    """What a text duplicates (a seed or a stored article), by which level, with what score."""
 
     kind: MatchKind
     ref: str

@@ -1,4 +1,4 @@
-"""Monitor configuration: valid files load; bad ones name the file, the field and what is allowed."""
+"""Monitor configuration: valid files load; bad ones name the file, the field and the fix."""
 
 from __future__ import annotations
 
@@ -23,8 +23,14 @@ def test_bundled_monitor_files_load(path: str) -> None:
     assert cfg.feeds and cfg.alerts.topics == ["flights", "sanctions", "summits"]
     assert cfg.alerts.require_actors == ["north_korea", "russia"]
     assert cfg.seeds_dir == (REPO / "seeds").resolve()
-    assert {t.name for t in cfg.topics} >= {"flights", "sanctions", "summits", "arms", "visits",
-                                            "exchanges"}
+    assert {t.name for t in cfg.topics} >= {
+        "flights",
+        "sanctions",
+        "summits",
+        "arms",
+        "visits",
+        "exchanges",
+    }
 
 
 def test_defaults_database_in_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -58,9 +64,9 @@ def test_unknown_alert_topic_lists_allowed_topics() -> None:
 
 
 def test_unknown_field_and_missing_field() -> None:
-    assert _problems({"name": "m", "feeds": [{"name": "a", "url": "http://x/f", "intervl": 5}]}) == [
-        "feeds.0.intervl: unknown field (check the spelling; see README 'Configuration')"
-    ]
+    assert _problems(
+        {"name": "m", "feeds": [{"name": "a", "url": "http://x/f", "intervl": 5}]}
+    ) == ["feeds.0.intervl: unknown field (check the spelling; see README 'Configuration')"]
     assert _problems({"feeds": MINIMAL["feeds"]}) == ["name: required field is missing"]
 
 
@@ -94,4 +100,7 @@ def test_yaml_syntax_error_gives_line_and_column(tmp_path: Path) -> None:
 def test_missing_file() -> None:
     with pytest.raises(ConfigError) as exc:
         load_config("/nonexistent/monitor.yaml")
-    assert str(exc.value) == "/nonexistent/monitor.yaml: invalid monitor configuration\n  - file not found"
+    assert (
+        str(exc.value)
+        == "/nonexistent/monitor.yaml: invalid monitor configuration\n  - file not found"
+    )

@@ -8,9 +8,8 @@ Create Date: 2026-11-22 17:45:10.863918
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401
+import sqlmodel
 from alembic import op
-
 
 revision = "0001"
 down_revision = None

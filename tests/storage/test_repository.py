@@ -16,20 +16,44 @@ from storage.models import Alert, Article
 def _article(monitor: str, url: str, guid: str | None = None) -> Article:
     now = utcnow()
     return Article(
-        monitor=monitor, url=url, guid=guid, link=url, title="t", content_hash="c",
-        text_hash="h", first_seen_at=now, updated_at=now,
+        monitor=monitor,
+        url=url,
+        guid=guid,
+        link=url,
+        title="t",
+        content_hash="c",
+        text_hash="h",
+        first_seen_at=now,
+        updated_at=now,
     )
 
 
 def _alert(key: str, channel: str = "outbox") -> Alert:
-    return Alert(monitor="m", channel=channel, kind="new_development", dedup_key=key,
-                 created_at=utcnow(), payload={"headline": key})
+    return Alert(
+        monitor="m",
+        channel=channel,
+        kind="new_development",
+        dedup_key=key,
+        created_at=utcnow(),
+        payload={"headline": key},
+    )
 
 
 def test_migrations_create_every_table_and_are_idempotent(engine: Engine) -> None:
     tables = set(inspect(engine).get_table_names())
-    assert {"feed", "article", "articlesource", "articleversion", "topictag", "development",
-            "alert", "deliveryattempt", "run", "seeddocument", "alembic_version"} <= tables
+    assert {
+        "feed",
+        "article",
+        "articlesource",
+        "articleversion",
+        "topictag",
+        "development",
+        "alert",
+        "deliveryattempt",
+        "run",
+        "seeddocument",
+        "alembic_version",
+    } <= tables
     migrate(engine)  # a second upgrade is a no-op
     assert set(inspect(engine).get_table_names()) == tables
 
@@ -44,7 +68,12 @@ def test_sync_feeds_creates_once_and_resets_state_on_url_change(engine: Engine) 
         again = repo.sync_feeds(s, monitor="m", feeds=[("a", "http://x/a2"), ("b", "http://x/b")])
         assert [f.id for f in again] == [f.id for f in feeds]
         a2 = repo.get_feed(s, monitor="m", name="a")
-        assert (a2.url, a2.etag, a2.consecutive_failures, a2.status) == ("http://x/a2", None, 0, "new")
+        assert (a2.url, a2.etag, a2.consecutive_failures, a2.status) == (
+            "http://x/a2",
+            None,
+            0,
+            "new",
+        )
         assert len(repo.list_feeds(s, monitor="m")) == 2
 
 
@@ -68,7 +97,8 @@ def test_alert_is_unique_per_development_channel_and_kind(engine: Engine) -> Non
         assert repo.add_alert(s, alert=_alert("dev:1", channel="slack")) is True
         s.commit()
         assert [(a.channel, a.dedup_key) for a in repo.list_alerts(s, monitor="m")] == [
-            ("outbox", "dev:1"), ("slack", "dev:1")
+            ("outbox", "dev:1"),
+            ("slack", "dev:1"),
         ]
 
 
@@ -95,8 +125,14 @@ def test_attempts_move_alert_to_retry_sent_or_dead(engine: Engine) -> None:
         repo.add_alert(s, alert=_alert("dev:2"))
         s.commit()
         a1, a2 = repo.claim_due_alerts(s, monitor="m", now=now, lease=timedelta(minutes=5))
-        repo.record_attempt(s, alert=a1, outcome="transient", detail="503", now=now,
-                            next_attempt_at=now + timedelta(minutes=1))
+        repo.record_attempt(
+            s,
+            alert=a1,
+            outcome="transient",
+            detail="503",
+            now=now,
+            next_attempt_at=now + timedelta(minutes=1),
+        )
         repo.record_attempt(s, alert=a2, outcome="permanent", detail="404 no_service", now=now)
         assert repo.claim_due_alerts(s, monitor="m", now=now, lease=timedelta(minutes=5)) == []
         retry = repo.claim_due_alerts(
@@ -107,7 +143,8 @@ def test_attempts_move_alert_to_retry_sent_or_dead(engine: Engine) -> None:
         statuses = {a.dedup_key: (a.status, a.attempts) for a in repo.list_alerts(s, monitor="m")}
         assert statuses == {"dev:1": ("sent", 2), "dev:2": ("dead", 1)}
         assert [t.outcome for t in repo.attempts_of(s, alert_id=a1.id or 0)] == [
-            "transient", "sent"
+            "transient",
+            "sent",
         ]
         assert repo.requeue_dead_alerts(s, monitor="m") == 1
         assert repo.list_alerts(s, monitor="m", status="pending")[0].dedup_key == "dev:2"
@@ -115,10 +152,12 @@ def test_attempts_move_alert_to_retry_sent_or_dead(engine: Engine) -> None:
 
 def test_seed_development_is_created_once(engine: Engine) -> None:
     with Session(engine) as s:
-        d1 = repo.ensure_seed_development(s, monitor="m", seed_id="003", title="Lavrov",
-                                          topics=["visits"])
-        d2 = repo.ensure_seed_development(s, monitor="m", seed_id="003", title="Lavrov",
-                                          topics=["visits"])
+        d1 = repo.ensure_seed_development(
+            s, monitor="m", seed_id="003", title="Lavrov", topics=["visits"]
+        )
+        d2 = repo.ensure_seed_development(
+            s, monitor="m", seed_id="003", title="Lavrov", topics=["visits"]
+        )
         assert d1.id == d2.id
         assert d1.status == "known"
         assert [d.seed_ref for d in repo.list_developments(s, monitor="m", status="known")] == [

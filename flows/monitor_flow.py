@@ -14,6 +14,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_logger
 from prefect.runtime import flow_run
 from sqlalchemy.exc import OperationalError
 
@@ -122,7 +123,41 @@ def health_task(cfg: MonitorConfig, run_id: int, now: datetime, url: str | None)
     return pipeline.check_feed_health(cfg, engine, run_id=run_id, now=now, run_url=url)
 
 
-@flow(name="newsmon-monitor", flow_run_name=run_name, log_prints=False)
+def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
+    """Flow hook (on_failure, on_crashed): tell the monitor's operator channels, once per run."""
+    logger = get_logger("newsmon")
+    params = flow_run.parameters or {}
+    try:
+        cfg = load_config(params.get("monitor", DEFAULT_MONITOR))
+        engine = get_engine(cfg.resolved_database_url)
+        from prefect.settings import PREFECT_UI_URL
+
+        ui = PREFECT_UI_URL.value()
+        report = pipeline.notify_run_failure(
+            cfg,
+            engine,
+            run_key=str(flow_run.id),
+            message=f"Flow run {flow_run.name} ended {state.name}: {state.message or ''}",
+            run_url=f"{ui.rstrip('/')}/runs/flow-run/{flow_run.id}" if ui else None,
+        )
+    except Exception as exc:  # a hook must not raise; say why the operator was not told
+        logger.error("could not report the failed run %s: %s", flow_run.id, exc)
+        return
+    logger.warning(
+        "failed run reported to the operator: %d sent, %d retrying, %d dead",
+        report.sent,
+        report.retrying,
+        report.dead,
+    )
+
+
+@flow(
+    name="newsmon-monitor",
+    flow_run_name=run_name,
+    log_prints=False,
+    on_failure=[report_failure],
+    on_crashed=[report_failure],
+)
 def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> dict[str, Any]:
     """One monitoring pass of the monitor file `monitor`."""
     logger = get_run_logger()

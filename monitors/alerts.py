@@ -24,7 +24,9 @@ from urllib.parse import quote, urlsplit
 
 from monitors.records import TopicHit
 
-AlertKind = Literal["new_development", "update", "feed_health", "feed_recovered", "digest"]
+AlertKind = Literal[
+    "new_development", "update", "feed_health", "feed_recovered", "digest", "run_failed"
+]
 
 #: Human label of each alert kind, used in subjects and message headers.
 KIND_LABELS: dict[str, str] = {
@@ -33,6 +35,7 @@ KIND_LABELS: dict[str, str] = {
     "feed_health": "Feed problem",
     "feed_recovered": "Feed recovered",
     "digest": "Digest",
+    "run_failed": "Run failed",
 }
 
 #: Version of the `to_payload()` layout, stored with it.

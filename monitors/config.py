@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -77,7 +78,55 @@ class SecretRef(_Strict):
         return f"${self.env}" if self.env else f"Prefect Secret block {self.prefect_secret!r}"
 
 
-class SlackChannel(_Strict):
+ChannelName = Literal["slack", "email", "outbox"]
+CHANNEL_NAMES: tuple[ChannelName, ...] = ("slack", "email", "outbox")
+_QUIET = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class DeliveryPolicy(_Strict):
+    """Routing and volume settings shared by the Slack and email channels."""
+
+    topics: list[str] | None = Field(
+        None, description="only alerts with one of these topics go here (default: every one)"
+    )
+    mode: Literal["immediate", "digest"] = Field(
+        "immediate", description="digest: collect developments and send one message a period"
+    )
+    digest_every_hours: int = Field(24, ge=1, le=168)
+    quiet_hours: str | None = Field(
+        None, description="'HH:MM-HH:MM' in `timezone`: news alerts wait until it ends"
+    )
+    timezone: str = "UTC"
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, v: str | None) -> str | None:
+        if v is not None and not _QUIET.match(v.strip()):
+            raise ValueError(f"must look like '22:00-07:00', got {v!r}")
+        return v.strip() if v else v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {v!r} (use an IANA name like 'Asia/Seoul')"
+            ) from None
+        return v
+
+    def quiet_bounds(self) -> tuple[time, time] | None:
+        """(start, end) of the quiet hours, or None."""
+        if not self.quiet_hours:
+            return None
+        a, b = self.quiet_hours.split("-")
+        return time.fromisoformat(a), time.fromisoformat(b)
+
+
+class SlackChannel(DeliveryPolicy):
     """Slack incoming webhook."""
 
     webhook_url: SecretRef = Field(
@@ -87,7 +136,7 @@ class SlackChannel(_Strict):
     timeout_seconds: float = Field(10.0, gt=0)
 
 
-class EmailChannel(_Strict):
+class EmailChannel(DeliveryPolicy):
     """SMTP delivery."""
 
     host: str
@@ -127,6 +176,16 @@ class AlertsConfig(_Strict):
         description="actors that must all be present for an article to be in scope",
     )
     max_attempts: int = Field(8, ge=1, le=100)
+    flood_limit: int = Field(
+        10,
+        ge=1,
+        description="more new-development alerts than this due on one channel at once "
+        "are sent as one digest",
+    )
+    operator_channels: list[ChannelName] = Field(
+        default_factory=lambda: list(CHANNEL_NAMES),
+        description="where failed or crashed runs are reported (those configured)",
+    )
 
 
 class MonitorConfig(_Strict):
@@ -177,6 +236,15 @@ class MonitorConfig(_Strict):
                 f"alerts.topics names unknown topic(s) {', '.join(unknown)}; "
                 f"allowed: {', '.join(topic_names) or '(no topics defined)'}"
             )
+        for ch_name in ("slack", "email"):
+            ch = getattr(self.channels, ch_name)
+            if ch is not None and ch.topics is not None:
+                stray = [t for t in ch.topics if t not in self.alerts.topics]
+                if stray:
+                    raise ValueError(
+                        f"channels.{ch_name}.topics names {', '.join(stray)}, which do not alert; "
+                        f"allowed: {', '.join(self.alerts.topics)}"
+                    )
         actor_names = [a.name for a in self.actors]
         unknown = [a for a in self.alerts.require_actors if a not in actor_names]
         if unknown:

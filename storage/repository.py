@@ -408,6 +408,16 @@ def record_attempt(
     return alert
 
 
+def release_alert(session: Session, *, alert: Alert, until: datetime) -> Alert:
+    """Give a claimed alert back, due again at `until`, without counting an attempt."""
+    alert.status = "pending"
+    alert.claimed_until = None
+    alert.next_attempt_at = until
+    session.add(alert)
+    session.commit()
+    return alert
+
+
 def list_alerts(
     session: Session, *, monitor: str | None = None, status: str | None = None
 ) -> list[Alert]:

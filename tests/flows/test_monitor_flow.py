@@ -131,3 +131,34 @@ def test_pass_stores_dedups_tags_and_alerts_once_per_channel(
         assert len(repo.list_articles(s, monitor="it-monitor")) == 4
         sources = repo.list_feeds(s, monitor="it-monitor")
     assert {f.name: f.status for f in sources} == {"alpha": "ok", "beta": "ok", "broken": "failing"}
+
+
+def test_failed_run_notifies_the_operator_channels_once(
+    tmp_path: Path,
+    site: LocalHTTPServer,
+    smtp: SmtpSink,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slack = slack_sink(site)
+    monkeypatch.setenv("NEWSMON_TEST_SLACK_URL", site.url("/slack/hook"))
+    monitor = write_monitor(tmp_path, site, smtp, sqlite_url, {"a": site.url("/a.xml")})
+    data = yaml.safe_load(monitor.read_text())
+    data["seeds"] = str(tmp_path / "no-such-seeds")  # the pass fails in its first task
+    monitor.write_text(yaml.safe_dump(data))
+
+    state = monitor_flow(monitor=str(monitor), return_state=True)
+
+    assert state.is_failed()
+    assert len(slack) == 1
+    assert "failed" in json.dumps(json.loads(slack[0].body)).lower()
+    assert len(smtp.messages) == 1 and "Run failed" in str(smtp.messages[0]["Subject"])
+    (note,) = (tmp_path / "data" / "outbox").glob("*run_failed*.txt")
+    assert "no-such-seeds" in note.read_text()
+    with Session(get_engine(sqlite_url)) as s:
+        alerts = repo.list_alerts(s, monitor="it-monitor")
+    assert sorted((a.channel, a.kind, a.status) for a in alerts) == [
+        ("email", "run_failed", "sent"),
+        ("outbox", "run_failed", "sent"),
+        ("slack", "run_failed", "sent"),
+    ]

@@ -1,0 +1,122 @@
+"""Pipeline stages as plain functions (no Prefect): identity, versions, overlapping runs."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from monitors import pipeline
+from monitors.config import MonitorConfig, parse_config
+from monitors.fetch import Fetcher
+from storage import repository as repo
+from storage.db import get_engine
+from storage.models import ArticleSource, ArticleVersion
+from tests.support.httpserver import LocalHTTPServer
+from tests.support.newsfixture import Entry, serve_feed, serve_sample
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def config(tmp_path: Path, db_url: str, feeds: dict[str, str]) -> MonitorConfig:
+    return parse_config(
+        {
+            "name": "pipe",
+            "seeds": str(REPO / "seeds"),
+            "data_dir": str(tmp_path / "data"),
+            "database_url": db_url,
+            "feeds": [{"name": n, "url": u} for n, u in feeds.items()],
+            "fetch": {"allow_networks": ["127.0.0.1/32"]},
+        }
+    )
+
+
+def harvest(cfg: MonitorConfig) -> list[pipeline.Candidate]:
+    engine = get_engine(cfg.resolved_database_url)
+    now = pipeline.now_utc()
+    prepared = pipeline.prepare(cfg, engine, now=now, force=True)
+    with Fetcher(cfg.fetch) as fetcher:
+        hs = [
+            pipeline.harvest_feed(cfg, engine, fetcher, feed_name=n, now=now)
+            for n in prepared.due_feeds
+        ]
+    return pipeline.extract_batch(hs)
+
+
+def test_overlapping_runs_store_one_article_and_one_alert(tmp_path: Path, db_url: str) -> None:
+    with LocalHTTPServer() as site:
+        arrives = serve_sample(site, "guardian", "686b5362458d")
+        cfg = config(tmp_path, db_url, {"g": serve_feed(site, "/g.xml", [arrives])})
+        cands = harvest(cfg)
+    engine = get_engine(db_url)
+    results: list[list[pipeline.ArticleOutcome]] = []
+    barrier = threading.Barrier(2)
+
+    def run() -> None:
+        barrier.wait()
+        results.append(
+            pipeline.process_batch(cfg, engine, cands, run_id=None, now=pipeline.now_utc())
+        )
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 2
+    with Session(engine) as s:
+        assert len(repo.list_articles(s, monitor="pipe")) == 1
+        alerts = repo.list_alerts(s, monitor="pipe")
+        devs = repo.list_developments(s, monitor="pipe", status="new")
+    assert [(a.channel, a.kind) for a in alerts] == [("outbox", "new_development")]
+    assert len(devs) == 1
+    assert sorted(o[0].new_development for o in results) == [False, True]
+
+
+def test_same_article_through_two_feeds_is_stored_once_with_both_sources(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    with LocalHTTPServer() as site:
+        arrives = serve_sample(site, "guardian", "686b5362458d")
+        feeds = {
+            "a": serve_feed(site, "/a.xml", [arrives]),
+            "b": serve_feed(site, "/b.xml", [arrives]),
+        }
+        cfg = config(tmp_path, sqlite_url, feeds)
+        cands = harvest(cfg)
+        engine = get_engine(sqlite_url)
+        outcomes = pipeline.process_batch(cfg, engine, cands, run_id=None, now=pipeline.now_utc())
+    assert [o.note for o in outcomes].count("already stored") == 1
+    with Session(engine) as s:
+        (article,) = repo.list_articles(s, monitor="pipe")
+        sources = s.exec(select(ArticleSource).where(ArticleSource.article_id == article.id)).all()
+    assert len(sources) == 2
+
+
+def test_changed_entry_becomes_a_new_version_not_a_new_article(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    with LocalHTTPServer() as site:
+        arrives = serve_sample(site, "guardian", "686b5362458d")
+        url = serve_feed(site, "/g.xml", [arrives])
+        cfg = config(tmp_path, sqlite_url, {"g": url})
+        engine = get_engine(sqlite_url)
+        pipeline.process_batch(cfg, engine, harvest(cfg), run_id=None, now=pipeline.now_utc())
+        changed = Entry(
+            arrives.guid,
+            arrives.title + " – updated",
+            arrives.path,
+            arrives.pubdate,
+            arrives.description + "&lt;p&gt;Update: the talks began.&lt;/p&gt;",
+        )
+        serve_feed(site, "/g.xml", [changed])
+        out = pipeline.process_batch(cfg, engine, harvest(cfg), run_id=None, now=pipeline.now_utc())
+    assert [o.note for o in out] == ["changed: stored as version 2"]
+    with Session(engine) as s:
+        (article,) = repo.list_articles(s, monitor="pipe")
+        versions = s.exec(select(ArticleVersion)).all()
+        alerts = repo.list_alerts(s, monitor="pipe")
+    assert article.version == 2 and "Update: the talks began." in article.summary
+    assert [(v.version, v.title) for v in versions] == [(1, arrives.title)]
+    assert len(alerts) == 1  # a changed article does not alert again

@@ -223,7 +223,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     """List alerts (pending, sent, dead) or resend dead-lettered ones."""
     from sqlmodel import Session
 
-    from monitors.pipeline import deliver_pending
+    from monitors.outbox import deliver_pending
     from storage import repository as repo
 
     cfg = _load(args)

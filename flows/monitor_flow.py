@@ -19,7 +19,7 @@ from prefect.runtime import flow_run
 from sqlalchemy.exc import OperationalError
 
 from flows.report import markdown_report
-from monitors import pipeline
+from monitors import outbox, pipeline
 from monitors.config import MonitorConfig, load_config
 from monitors.fetch import Fetcher
 from storage import repository as repo
@@ -110,10 +110,10 @@ def process_task(
 
 
 @task(name="deliver", cache_policy=NO_CACHE)
-def deliver_task(cfg: MonitorConfig) -> pipeline.DeliveryReport:
+def deliver_task(cfg: MonitorConfig) -> outbox.DeliveryReport:
     """Send every alert the outbox owes."""
     engine = get_engine(cfg.resolved_database_url)
-    return pipeline.deliver_pending(cfg, engine, lookup_block=lookup_secret_block)
+    return outbox.deliver_pending(cfg, engine, lookup_block=lookup_secret_block)
 
 
 @task(name="feed health", cache_policy=NO_CACHE)
@@ -133,7 +133,7 @@ def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
         from prefect.settings import PREFECT_UI_URL
 
         ui = PREFECT_UI_URL.value()
-        report = pipeline.notify_run_failure(
+        report = outbox.notify_run_failure(
             cfg,
             engine,
             run_key=str(flow_run.id),

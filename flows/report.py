@@ -36,8 +36,10 @@ def markdown_report(
         for o in new_devs:
             lines.append(
                 f"- [{_cell(o.title)}]({o.url}) — {', '.join(o.topics)} "
-                f"({o.alerts} alert(s); development {o.development_id})"
+                f"({o.alerts} alert(s); development {o.development_id}; feed {o.feed})"
             )
+            for topic, sentence in o.evidence.items():
+                lines.append(f"  - *{topic}*: “{_cell(sentence)}”")
     else:
         lines.append("None in this pass.")
     dups = [o for o in outcomes if o.duplicate is not None]

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from flows.cli import main
-from monitors import pipeline
+from monitors import outbox, pipeline
 from monitors.config import load_config
 from monitors.fetch import Fetcher
 from storage.db import get_engine
@@ -127,7 +127,7 @@ def test_export_and_listings_after_a_pass(
             harvests = [pipeline.harvest_feed(cfg, engine, fetcher, feed_name="g", now=now)]
         cands = pipeline.extract_batch(harvests)
         pipeline.process_batch(cfg, engine, cands, run_id=None, now=now)
-        pipeline.deliver_pending(cfg, engine, now=now)
+        outbox.deliver_pending(cfg, engine, now=now)
     assert prepared.due_feeds == ["g"]
 
     assert main(["export", "articles", "--format", "jsonl", "--monitor", str(path)]) == 0

@@ -201,6 +201,9 @@ class MonitorConfig(_Strict):
     data_dir: Path | None = Field(None, description="default $NEWSMON_DATA_DIR or ./data")
     schedule: str = Field("*/30 * * * *", description="cron schedule of the deployment")
     poll_interval_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
+    silence_alerts: bool = Field(
+        True, description="alert when a feed goes silent for much longer than its cadence"
+    )
     topics: list[TopicDefinition] = Field(default_factory=lambda: list(DEFAULT_TOPICS))
     actors: list[ActorDefinition] = Field(default_factory=lambda: list(DEFAULT_ACTORS))
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)

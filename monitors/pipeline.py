@@ -9,7 +9,9 @@ the outbox owes).
 
 from __future__ import annotations
 
+import itertools
 import random
+import statistics
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -49,6 +51,13 @@ from storage.models import Alert, Article, Development, Feed, TopicTag
 
 #: Consecutive failed polls after which a feed raises one feed-health alert.
 FEED_FAILURE_ALERT_AFTER = 3
+#: A feed is "silent" after this many typical gaps without a new item...
+SILENCE_FACTOR = 10
+#: ...and never before this long (a feed with one item an hour is not silent after 10 hours
+#: overnight).
+SILENCE_MIN = timedelta(hours=24)
+#: Entries needed to estimate a feed's cadence from its publication dates.
+MIN_GAPS_FOR_CADENCE = 4
 #: Developments last seen longer ago than this are not loaded for grouping.
 DEVELOPMENT_LOOKBACK = timedelta(days=14)
 
@@ -184,6 +193,7 @@ def harvest_feed(
             return harvest
         items = _unique_items(result.items)
         harvest.items_seen = len(items)
+        feed.typical_gap_seconds = typical_gap(items) or feed.typical_gap_seconds
         known = repo.find_known_items(
             s,
             monitor=cfg.name,
@@ -693,6 +703,41 @@ def _alert_content(
 
 
 # --- feed health ---------------------------------------------------------------------------
+def feed_problem(feed: Feed, *, now: datetime, silence_alerts: bool) -> tuple[str, str, str] | None:
+    """(status, headline, explanation) when a feed needs attention: disabled, failing, silent."""
+    if feed.status == "disabled":
+        return "disabled", f"Feed {feed.name} is disabled", feed.disabled_reason or "disabled"
+    if feed.consecutive_failures >= FEED_FAILURE_ALERT_AFTER:
+        return (
+            "failing",
+            f"Feed {feed.name} failed {feed.consecutive_failures} polls in a row",
+            feed.last_error or "no error recorded",
+        )
+    last_new = as_utc(feed.last_new_item_at)
+    if silence_alerts and last_new is not None and feed.typical_gap_seconds:
+        quiet_for = (now - last_new).total_seconds()
+        limit = max(SILENCE_MIN.total_seconds(), SILENCE_FACTOR * feed.typical_gap_seconds)
+        if quiet_for > limit:
+            return (
+                "silent",
+                f"Feed {feed.name} has gone silent",
+                f"no new item since {last_new:%Y-%m-%d %H:%M} UTC ({quiet_for / 3600:.0f} h); "
+                f"it usually publishes every {feed.typical_gap_seconds / 3600:.1f} h. "
+                "Check that the feed URL still lists new articles.",
+            )
+    return None
+
+
+def typical_gap(items: list[FeedItem]) -> float | None:
+    """Median seconds between consecutive dated entries of a feed (its cadence), if measurable."""
+    dates = sorted(i.published for i in items if i.published is not None)
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(dates)]
+    gaps = [g for g in gaps if g > 0]
+    if len(gaps) < MIN_GAPS_FOR_CADENCE:
+        return None
+    return float(statistics.median(gaps))
+
+
 def check_feed_health(
     cfg: MonitorConfig,
     engine: Engine,
@@ -706,21 +751,17 @@ def check_feed_health(
     changes = []
     with session_scope(engine) as s:
         for feed in repo.list_feeds(s, monitor=cfg.name):
-            failing = feed.status == "disabled" or (
-                feed.consecutive_failures >= FEED_FAILURE_ALERT_AFTER
-            )
+            problem = feed_problem(feed, now=now, silence_alerts=cfg.silence_alerts)
+            if problem is not None and problem[0] == "silent" and feed.status == "ok":
+                feed.status = "silent"
+                s.add(feed)
             kind: AlertKind
-            if failing and not feed.health_alert_open:
+            if problem is not None and not feed.health_alert_open:
                 feed.health_alert_open = True
                 feed.health_episode += 1
                 kind = "feed_health"
-                headline = (
-                    f"Feed {feed.name} is disabled"
-                    if feed.status == "disabled"
-                    else f"Feed {feed.name} failed {feed.consecutive_failures} polls in a row"
-                )
-                summary = feed.disabled_reason or feed.last_error or "no error recorded"
-            elif feed.health_alert_open and not failing and feed.consecutive_failures == 0:
+                _, headline, summary = problem
+            elif feed.health_alert_open and problem is None:
                 feed.health_alert_open = False
                 kind = "feed_recovered"
                 headline = f"Feed {feed.name} recovered"

@@ -55,6 +55,7 @@ class Feed(FeedBase, table=True):
     disabled_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     health_alert_open: bool = False
     health_episode: int = 0
+    typical_gap_seconds: float | None = None
     possible_gaps: int = 0
 
 

@@ -120,3 +120,65 @@ def test_changed_entry_becomes_a_new_version_not_a_new_article(
     assert article.version == 2 and "Update: the talks began." in article.summary
     assert [(v.version, v.title) for v in versions] == [(1, arrives.title)]
     assert len(alerts) == 1  # a changed article does not alert again
+
+
+def test_failing_feed_raises_one_health_alert_and_one_recovery_notice(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    from tests.support.httpserver import Response
+
+    with LocalHTTPServer() as site:
+        site.route("/f.xml", Response(503, b"down"))
+        cfg = config(tmp_path, sqlite_url, {"f": site.url("/f.xml")})
+        engine = get_engine(sqlite_url)
+        for _ in range(4):
+            harvest(cfg)
+            changes = pipeline.check_feed_health(cfg, engine, run_id=None, now=pipeline.now_utc())
+        arrives = serve_sample(site, "guardian", "686b5362458d")
+        serve_feed(site, "/f.xml", [arrives])
+        harvest(cfg)
+        recovered = pipeline.check_feed_health(cfg, engine, run_id=None, now=pipeline.now_utc())
+    assert changes == []  # the alert was raised once, on the third failure, not again
+    assert recovered == ["Feed f recovered: " + recovered[0].split(": ", 1)[1]]
+    with Session(engine) as s:
+        alerts = repo.list_alerts(s, monitor="pipe")
+    assert [(a.kind, a.subject.split("] ")[1]) for a in alerts] == [
+        ("feed_health", "Feed problem: Feed f failed 3 polls in a row"),
+        ("feed_recovered", "Feed recovered: Feed f recovered"),
+    ]
+    health = alerts[0].payload or {}
+    assert "503" in health["summary"] and "/f.xml" in health["summary"]
+
+
+def test_silent_feed_is_flagged_after_ten_typical_gaps(tmp_path: Path, sqlite_url: str) -> None:
+    from datetime import timedelta
+
+    with LocalHTTPServer() as site:
+        entries = [
+            serve_sample(site, "guardian", sid)
+            for sid in (
+                "686b5362458d",
+                "0952f64a7765",
+                "8506a2e848a0",
+                "01ba64d516b9",
+                "0b6b261ea982",
+                "0c49690f5c9c",
+            )
+        ]
+        cfg = config(tmp_path, sqlite_url, {"g": serve_feed(site, "/g.xml", entries)})
+        harvest(cfg)
+    engine = get_engine(sqlite_url)
+    with Session(engine) as s:
+        feed = repo.get_feed(s, monitor="pipe", name="g")
+    assert feed.typical_gap_seconds is not None and feed.typical_gap_seconds > 0
+    soon = pipeline.now_utc() + timedelta(hours=1)
+    assert pipeline.check_feed_health(cfg, engine, run_id=None, now=soon) == []
+    later = (
+        pipeline.now_utc()
+        + pipeline.SILENCE_MIN
+        + timedelta(seconds=pipeline.SILENCE_FACTOR * feed.typical_gap_seconds)
+    )
+    (change,) = pipeline.check_feed_health(cfg, engine, run_id=None, now=later)
+    assert change.startswith("Feed g has gone silent: no new item since ")
+    with Session(engine) as s:
+        assert repo.get_feed(s, monitor="pipe", name="g").status == "silent"

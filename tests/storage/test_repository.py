@@ -163,3 +163,38 @@ def test_seed_development_is_created_once(engine: Engine) -> None:
         assert [d.seed_ref for d in repo.list_developments(s, monitor="m", status="known")] == [
             "003"
         ]
+
+
+def test_migrations_upgrade_from_the_previous_revision_and_back(db_url: str) -> None:
+    from storage.db import make_engine
+
+    engine = make_engine(db_url)
+    migrate(engine, "0001")
+    cols = {c["name"] for c in inspect(engine).get_columns("feed")}
+    assert "typical_gap_seconds" not in cols
+    with Session(engine) as s:  # data written by the previous schema survives the upgrade
+        from sqlalchemy import text
+
+        s.execute(
+            text(
+                "INSERT INTO feed (monitor, name, url, polls_since_full, poll_count, "
+                "consecutive_failures, status, health_alert_open, health_episode, "
+                "possible_gaps) VALUES ('m', 'a', 'http://x/a', 0, 0, 0, 'ok', false, "
+                "0, 0)"
+            )
+        )
+        s.commit()
+    migrate(engine, "head")
+    assert "typical_gap_seconds" in {c["name"] for c in inspect(engine).get_columns("feed")}
+    with Session(engine) as s:
+        assert [f.name for f in repo.list_feeds(s, monitor="m")] == ["a"]
+    from alembic import command
+
+    from storage.db import alembic_config
+
+    with engine.begin() as conn:
+        cfg = alembic_config(db_url)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    assert "typical_gap_seconds" not in {c["name"] for c in inspect(engine).get_columns("feed")}
+    engine.dispose()

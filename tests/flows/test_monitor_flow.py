@@ -122,8 +122,10 @@ def test_pass_stores_dedups_tags_and_alerts_once_per_channel(
     outbox = list((tmp_path / "data" / "outbox").glob("*.txt"))
     assert len(outbox) == 1
 
-    # the second pass finds nothing new and repeats no alert
+    # the second pass finds nothing new, fetches no article page and repeats no alert
+    page_requests = len(site.requests_to(arrives.path)) + len(site.requests_to(wire.path))
     again = monitor_flow(monitor=str(monitor), force=True)
+    assert len(site.requests_to(arrives.path)) + len(site.requests_to(wire.path)) == page_requests
     assert again["new_articles"] == 0
     assert again["alerts_created"] == 0
     assert len(slack) == 1 and len(smtp.messages) == 1

@@ -182,3 +182,25 @@ def test_silent_feed_is_flagged_after_ten_typical_gaps(tmp_path: Path, sqlite_ur
     assert change.startswith("Feed g has gone silent: no new item since ")
     with Session(engine) as s:
         assert repo.get_feed(s, monitor="pipe", name="g").status == "silent"
+
+
+def test_a_poll_where_every_entry_is_new_is_recorded_as_a_possible_gap(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    with LocalHTTPServer() as site:
+        first = [serve_sample(site, "guardian", s) for s in ("686b5362458d", "0952f64a7765")]
+        url = serve_feed(site, "/g.xml", first)
+        cfg = config(tmp_path, sqlite_url, {"g": url})
+        engine = get_engine(sqlite_url)
+        now = pipeline.now_utc()
+        pipeline.prepare(cfg, engine, now=now, force=True)
+        with Fetcher(cfg.fetch) as fetcher:
+            h1 = pipeline.harvest_feed(cfg, engine, fetcher, feed_name="g", now=now)
+            pipeline.process_batch(cfg, engine, pipeline.extract_batch([h1]), run_id=None, now=now)
+            # the next poll shows only entries never seen: older ones fell out of the window
+            later = [serve_sample(site, "guardian", s) for s in ("01ba64d516b9", "0b6b261ea982")]
+            serve_feed(site, "/g.xml", later)
+            h2 = pipeline.harvest_feed(cfg, engine, fetcher, feed_name="g", now=now)
+    assert (h1.possible_gap, h2.possible_gap) == (False, True)
+    with Session(engine) as s:
+        assert repo.get_feed(s, monitor="pipe", name="g").possible_gaps == 1

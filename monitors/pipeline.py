@@ -223,19 +223,22 @@ def harvest_feed(
                 feed.possible_gaps += int(harvest.possible_gap)
         repo.save_feed(s, feed=feed)
     todo = harvest.new_items + harvest.changed_items
-    pages = fetch_pages(fetcher, [i.url for i in todo]) if todo else {}
+    # pages are fetched by the link as published (tracking parameters and all), not the
+    # canonical URL: some sites answer only the former
+    pages = fetch_pages(fetcher, [i.link for i in todo]) if todo else {}
     for item in todo:
-        page = pages.get(item.url)
-        ok = page is not None and not isinstance(page, FetchError)
+        page = pages.get(item.link)
+        if isinstance(page, FetchError) or page is None:
+            html, error = None, str(page) if page is not None else "not fetched"
+        else:
+            html, error = page.content, None
         harvest.jobs.append(
             ExtractJob(
                 url=item.url,
-                html=page.content
-                if ok and page is not None and not isinstance(page, Exception)
-                else None,
+                html=html,
                 fallback_title=item.title,
                 fallback_summary=item.summary,
-                fetch_error=None if ok else str(page) if page is not None else "not fetched",
+                fetch_error=error,
             )
         )
     return harvest

@@ -1,10 +1,13 @@
 """Developments: one real-world event followed across outlets and days.
 
-An article is compared with the developments of the last `window` days (and with every seed
-development, at any date) on a TF-IDF profile of words and names from its title and lead. The
-best match above a threshold is its development; a materially new fact starts a new one:
-either no development is similar enough, or the match lacks one of the article's *watched*
-topics (a sanctions angle appearing on an arms story is news even if the story is known).
+An article is compared with the developments of the last `window` days (a stronger match up to
+`long_window`), and with every seed development at any date, on a TF-IDF profile of stemmed
+words and names from its title and lead: against each member report (single link) and against
+each development's pooled reports (profile). The best match above a threshold is its
+development; a materially new fact starts a new one: either no development is similar enough,
+or the match (and every other passing development) lacks one of the article's *watched* topics
+(a sanctions angle appearing on an arms story is news even if the story is known). Seeds match
+only on a shared rare name and one of their topics, and win over reports when they match.
 
 Candidates come from an inverted index (feature -> developments, newest last), scanned from the
 newest end for the article's rarer features only, so assignment cost does not grow with the
@@ -14,9 +17,11 @@ number of stored developments.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
 from monitors.topics import entities as _entities
@@ -31,11 +36,74 @@ MATCH_THRESHOLD = 0.2
 #: Seeds match at any date, so they need much stronger evidence than a report of the same
 #: days: below ~0.45 generic seed leads ("pressure from South Korea, the US and Japan") absorb
 #: unrelated North Korea stories and, by chaining, suppress their alerts.
-SEED_THRESHOLD = 0.45
+SEED_THRESHOLD = 0.12
+#: A seed match must share a name (``e:`` feature) held by at most this share of stored
+#: reports (or SEED_ENTITY_MIN_DF of them): "Lavrov", not "South Korea" or "Ukraine".
+SEED_ENTITY_DF_SHARE = 0.02
+SEED_ENTITY_MIN_DF = 5
+#: Countries and capitals: the setting of a story, not what identifies it (a seed is not
+#: matched on "Ukraine" or "Japan" alone).
+_PLACE_WORDS = frozenset(
+    [
+        "ukraine",
+        "ukrainian",
+        "kyiv",
+        "kiev",
+        "china",
+        "chinese",
+        "beijing",
+        "japan",
+        "japanese",
+        "tokyo",
+        "south",
+        "korea",
+        "korean",
+        "seoul",
+        "us",
+        "u",
+        "s",
+        "usa",
+        "united",
+        "states",
+        "america",
+        "american",
+        "washington",
+        "iran",
+        "iranian",
+        "israel",
+        "gaza",
+        "europe",
+        "european",
+        "eu",
+        "britain",
+        "uk",
+        "france",
+        "germany",
+        "india",
+        "taiwan",
+        "belarus",
+        "vietnam",
+        "mongolia",
+        "syria",
+        "asia",
+        "pacific",
+        "west",
+        "western",
+    ]
+)
 #: Added to the cosine when the article and the development share a topic (same angle).
 TOPIC_BONUS = 0.10
+#: Reports further apart than the window but within LONG_WINDOW still join at LONG_THRESHOLD.
+LONG_WINDOW = timedelta(days=7)
+LONG_THRESHOLD = 0.4
+#: Member and profile norms are recomputed (lazily, when scored) once the index has grown by
+#: this share (plus NORM_REFRESH_MIN members) since they were computed.
+NORM_REFRESH = 0.1
+NORM_REFRESH_MIN = 20
+#: Score against developments' pooled profiles too (see DevelopmentIndex).
+USE_PROFILE = True
 #: Names (people, places, organisations) weigh more than ordinary words.
-ENTITY_BOOST = 1.5
+ENTITY_BOOST = 1.0
 #: Words of the lead used for matching: the headline and lead carry a story's own news;
 #: background recaps (which must not make a seed cover an older event) come later.
 LEAD_WORDS = 70
@@ -225,19 +293,108 @@ SCOPE_WORDS = frozenset(
 )
 
 
+#: News-vocabulary variants folded onto one feature (after stemming): outlets describe one
+#: event with different words ("drills"/"exercises", "mother"/"mom", "custody"/"detained").
+_SYNONYMS: dict[str, str] = {
+    "exercise": "drill",
+    "wargame": "drill",
+    "mom": "mother",
+    "mum": "mother",
+    "custody": "detain",
+    "detention": "detain",
+    "captivity": "detain",
+    "arms": "weapon",
+    "weaponry": "weapon",
+    "munitions": "munition",
+    "ammunition": "munition",
+    "ammo": "munition",
+    "shells": "munition",
+    "escapee": "defector",
+    "refugee": "defector",
+    "deport": "repatriate",
+    "repatriation": "repatriate",
+    "starvation": "starve",
+    "famine": "starve",
+    "hunger": "starve",
+    "sack": "dismiss",
+    "oust": "dismiss",
+    "desertion": "desert",
+    "deserter": "desert",
+    "serviceman": "soldier",
+    "pvt": "soldier",
+}
+
+
+#: Words kept either side of the subject's mention in a roundup item (see `lead`).
+ABOUT_WORDS = 12
+#: The monitor's subject named in a headline or sentence (see `features`).
+SUBJECT = re.compile(
+    r"\b(?:north korea\w*|n\.? korea\w*|north[’']s|pyongyang|dprk|kim jong|kim)\b", re.IGNORECASE
+)
+
+
 def _stem(tok: str) -> str:
-    if len(tok) > 4 and tok.endswith("ies"):
-        return tok[:-3] + "y"
-    if len(tok) > 3 and tok.endswith("s") and not tok.endswith("ss"):
-        return tok[:-1]
-    return tok
+    """A light English suffix stripper (plural, -ed, -ing, final e); other scripts unchanged.
+
+    fire/fires/fired/firing -> "fir", launch/launches/launched -> "launch". Crude, but the
+    same word always gets the same stem, which is all matching needs.
+    """
+    if not tok.isascii() or not tok.isalpha() or len(tok) <= 3:
+        return tok
+    w = tok
+    if w.endswith("ies") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith(("sses", "shes", "ches", "xes", "zes")):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    elif w.endswith("ing") and len(w) > 5:
+        w = w[:-3]
+        if len(w) > 2 and w[-1] == w[-2] and w[-1] not in "lsz":
+            w = w[:-1]
+    elif w.endswith("ied") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith("eed") and len(w) > 4:
+        w = w[:-1]  # agreed -> agree
+    elif w.endswith("ed") and len(w) > 4:
+        w = w[:-2]
+        if len(w) > 2 and w[-1] == w[-2] and w[-1] not in "lsz":
+            w = w[:-1]
+    if w.endswith("e") and len(w) > 3 and not w.endswith("ee"):
+        w = w[:-1]
+    return w
 
 
-def lead(text: str) -> str:
-    """The lead of a text: its first substantial sentences, up to about LEAD_WORDS words."""
+_SYN_STEMS = {_stem(k): _stem(v) for k, v in _SYNONYMS.items()}
+
+
+@lru_cache(maxsize=1 << 16)
+def _term(tok: str) -> str:
+    """Stem of a word with news synonyms folded."""
+    st = _stem(tok)
+    return _SYN_STEMS.get(st, st)
+
+
+def lead(text: str, *, about: re.Pattern[str] | None = None) -> str:
+    """The lead of a text: its first substantial sentences, up to about LEAD_WORDS words.
+
+    With `about`, only sentences (or ";"-separated items) matching it are kept, when any do.
+    """
+    sentences = split_sentences(text)
+    if about is not None:
+        hits = []
+        for item in (i for s in sentences for i in s.split("; ")):
+            m = about.search(item)
+            if m is not None:
+                # Feeds glue items without full stops: keep the words around the mention.
+                before = item[: m.start()].split()[-ABOUT_WORDS:]
+                after = item[m.start() :].split()[: ABOUT_WORDS + 1]
+                hits.append(" ".join(before + after))
+        if hits:
+            sentences = hits
     out: list[str] = []
     words = 0
-    for s in split_sentences(text):
+    for s in sentences:
         n = len(s.split())
         if n < MIN_LEAD_SENTENCE_WORDS or "»" in s:
             continue
@@ -254,15 +411,20 @@ def features(
     *,
     entity_fn: Callable[[str, str], set[str]] = _entities,
     scope_words: frozenset[str] = SCOPE_WORDS,
+    subject: re.Pattern[str] | None = SUBJECT,
 ) -> set[str]:
     """Matching features of an article: stemmed content words and ``e:``-prefixed names.
 
     Words in `scope_words` (the monitor's own subject: "North Korea", "Kim Jong Un") are left
     out: every article of the monitor has them, so they say nothing about which event it is.
+    When the headline does not name the subject (`subject`: a roundup, "Russia-Ukraine war at
+    a glance", or a story about someone else that mentions North Korea), the lead is cut to the
+    sentences that do name it: that item is what the article reports about the subject.
     """
-    body = lead(text)
+    about = None if subject is None or subject.search(title) else subject
+    body = lead(text, about=about)
     feats = {
-        _stem(t)
+        _term(t)
         for t in normalize(f"{title} {body}").split()
         if len(t) > 1 and t not in _STOP and t not in scope_words and not t.isdigit()
     }
@@ -308,14 +470,29 @@ class _Member:
     norm: float
     published: datetime
     seed: bool = False
+    #: Index size when `norm` was computed (IDF drifts as the index grows; see `_fresh_norm`).
+    norm_at: int = 0
+
+
+@dataclass(slots=True)
+class _Profile:
+    """The reports of one development pooled: feature -> number of reports that have it."""
+
+    counts: dict[str, int]
+    n: int = 0
+    norm: float = 0.0
+    #: Index size when `norm` was computed; -1 = stale (a report was added since).
+    norm_at: int = -1
 
 
 class DevelopmentIndex:
     """Developments in memory with an inverted index for candidate retrieval.
 
-    Matching is single-link: an article is scored against each member article of the
-    developments in the window (best member wins), so a development that has grown over days
-    still matches a new article close to any one of its reports.
+    An article is scored against each member report of the developments in the window (single
+    link: best member wins, so a development that has grown over days still matches an article
+    close to any one of its reports) and against each candidate development's pooled profile
+    (the centroid of its reports: an article that shares a little with each of several reports,
+    in different words, still matches the development as a whole).
     """
 
     def __init__(
@@ -325,15 +502,24 @@ class DevelopmentIndex:
         threshold: float = MATCH_THRESHOLD,
         seed_threshold: float = SEED_THRESHOLD,
         entity_fn: Callable[[str, str], set[str]] = _entities,
+        long_window: timedelta = LONG_WINDOW,
+        long_threshold: float = LONG_THRESHOLD,
     ) -> None:
-        """An empty index; `window` is how far apart in time two reports of one development be."""
+        """An empty index; `window` is how far apart in time two reports of one development be.
+
+        Beyond `window` and up to `long_window` a report still joins at `long_threshold` (a
+        follow-up days later that names the same people and facts).
+        """
         self.window = window
         self.threshold = threshold
         self.seed_threshold = seed_threshold
+        self.long_window = max(long_window, window)
+        self.long_threshold = long_threshold
         self._entity_fn = entity_fn
         self._refs: dict[str, DevelopmentRef] = {}
         self._members: list[_Member] = []
         self._seed_members: list[_Member] = []
+        self._profiles: dict[str, _Profile] = {}
         self._postings: dict[str, list[int]] = {}
         self._df: dict[str, int] = {}
 
@@ -350,10 +536,42 @@ class DevelopmentIndex:
     def _norm(self, feats: Iterable[str]) -> float:
         return math.sqrt(sum(self._idf(f) ** 2 for f in feats)) or 1.0
 
+    def _stale(self, norm_at: int) -> bool:
+        """True when the index grew enough since `norm_at` for IDF (and norms) to have moved."""
+        n = len(self._members)
+        return norm_at < 0 or n > norm_at * (1.0 + NORM_REFRESH) + NORM_REFRESH_MIN
+
+    def _fresh_norm(self, m: _Member) -> float:
+        """`m.norm`, recomputed with the current IDF when the index has grown since.
+
+        Without this a member stored when the index was small (a seed registered first) keeps
+        a norm of flat IDFs and later scores inflated cosines against everything.
+        """
+        if self._stale(m.norm_at):
+            m.norm = self._norm(m.feats)
+            m.norm_at = len(self._members)
+        return m.norm
+
+    def _profile_score(self, key: str, feats: set[str], qnorm: float) -> float:
+        """Cosine of the article with the pooled profile of development `key` (0 if < 2 reports)."""
+        prof = self._profiles.get(key)
+        if prof is None or prof.n < 2:
+            return 0.0
+        if self._stale(prof.norm_at):
+            prof.norm = (
+                math.sqrt(sum((self._idf(f) * c) ** 2 for f, c in prof.counts.items())) or 1.0
+            )
+            prof.norm_at = len(self._members)
+        counts = prof.counts
+        dot = sum(self._idf(f) ** 2 * counts[f] for f in feats if f in counts)
+        return dot / (qnorm * prof.norm)
+
     def _add_member(self, key: str, feats: set[str], published: datetime, *, seed: bool) -> None:
         for f in feats:
             self._df[f] = self._df.get(f, 0) + 1
-        member = _Member(key, frozenset(feats), self._norm(feats), published, seed)
+        member = _Member(
+            key, frozenset(feats), self._norm(feats), published, seed, len(self._members)
+        )
         if seed:
             # Seed leads are scored directly (few of them, no time window), not via postings.
             self._seed_members.append(member)
@@ -362,6 +580,13 @@ class DevelopmentIndex:
         self._members.append(member)
         for f in feats:
             self._postings.setdefault(f, []).append(mid)
+        prof = self._profiles.get(key)
+        if prof is None:
+            prof = self._profiles[key] = _Profile(counts={})
+        for f in feats:
+            prof.counts[f] = prof.counts.get(f, 0) + 1
+        prof.n += 1
+        prof.norm_at = -1
 
     def add(
         self,
@@ -424,13 +649,14 @@ class DevelopmentIndex:
         )
 
     # ----------------------------------------------------------------------------------------
-    def _candidates(self, feats: set[str], published: datetime) -> dict[int, float]:
-        """Dot products (sum of shared idf^2) with members in the window sharing rare features."""
+    def _candidates(self, feats: set[str], published: datetime, qnorm: float) -> dict[int, float]:
+        """Dot products (sum of shared idf^2) with members in the long window sharing rare
+        features, minus those that cannot reach their bar (see below)."""
         cap = max(MIN_DF_CAP, int(MAX_DF_SHARE * len(self._members)))
         usable = sorted(
             (f for f in feats if 0 < self._df.get(f, 0) <= cap), key=lambda f: self._df[f]
         )
-        lo, hi = published - self.window, published + self.window
+        lo, hi = published - self.long_window, published + self.long_window
         acc: dict[int, float] = {}
         members = self._members
         for f in usable[:MAX_QUERY_FEATURES]:
@@ -443,14 +669,40 @@ class DevelopmentIndex:
                     acc[mid] += w2
                 elif lo <= members[mid].published <= hi:
                     acc[mid] = w2
-        # Common features (above the cap) still count toward the candidates' scores.
-        common = [f for f in feats if self._df.get(f, 0) > cap]
-        if common and acc:
-            weights = [(f, self._idf(f) ** 2) for f in common]
-            for mid in acc:
-                mf = members[mid].feats
-                acc[mid] += sum(w for f, w in weights if f in mf)
-        return acc
+        if not acc:
+            return acc
+        # Common features (above the cap) still count toward the candidates' scores. Drop first
+        # the members that cannot reach their bar even if they had every common feature
+        # (an exact bound; the long window brings many weak ones), unless their development
+        # has a pooled profile to score.
+        weights = [(f, self._idf(f) ** 2) for f in feats if self._df.get(f, 0) > cap]
+        most = sum(w for _, w in weights)
+        near_bar = (self.threshold - TOPIC_BONUS) * qnorm
+        far_bar = (self.long_threshold - TOPIC_BONUS) * qnorm
+        profiles = self._profiles if USE_PROFILE else {}
+        out: dict[int, float] = {}
+        for mid, dot in acc.items():
+            m = members[mid]
+            bar = near_bar if abs(published - m.published) <= self.window else far_bar
+            if dot + most < bar * m.norm:
+                prof = profiles.get(m.key)
+                if prof is None or prof.n < 2:
+                    continue
+            if weights:
+                mf = m.feats
+                dot += sum(w for f, w in weights if f in mf)
+            out[mid] = dot
+        return out
+
+    def _names_rare_entity(self, shared: Iterable[str]) -> bool:
+        """True when `shared` holds a name (``e:``) that few developments mention."""
+        cap = max(SEED_ENTITY_MIN_DF, SEED_ENTITY_DF_SHARE * len(self._members))
+        return any(
+            f.startswith("e:")
+            and self._df.get(f, 0) <= cap
+            and not set(f[2:].split()) <= _PLACE_WORDS
+            for f in shared
+        )
 
     def _explain(self, feats: set[str], other: Iterable[str]) -> str:
         shared = sorted(feats & set(other), key=self._idf, reverse=True)[:5]
@@ -475,49 +727,101 @@ class DevelopmentIndex:
         """
         feats = features(title, text, entity_fn=self._entity_fn)
         qnorm = self._norm(feats)
-        best: _Member | None = None
-        best_score = 0.0
-        for mid, dot in self._candidates(feats, published).items():
+        # Developments that pass their bar: key -> (score, member scored against, how).
+        passing: dict[str, tuple[float, _Member, str]] = {}
+        top = 0.0
+
+        def consider(m: _Member, score: float, need: float, how: str) -> None:
+            nonlocal top
+            top = max(top, score)
+            if score >= need and score > passing.get(m.key, (0.0,))[0]:
+                passing[m.key] = (score, m, how)
+
+        # Per development with a pooled profile: its member closest in time among the candidates.
+        near: dict[str, _Member] = {}
+        floor = min(self.threshold, self.long_threshold) - TOPIC_BONUS
+        profiles = self._profiles if USE_PROFILE else {}
+        for mid, dot in self._candidates(feats, published, qnorm).items():
             m = self._members[mid]
+            prof = profiles.get(m.key)
+            if prof is not None and prof.n >= 2:
+                prev = near.get(m.key)
+                if prev is None or abs(published - m.published) < abs(published - prev.published):
+                    near[m.key] = m
             score = dot / (qnorm * m.norm)
+            top = max(top, score)
+            if score < floor:
+                continue  # cannot pass even with the topic bonus (most candidates)
             if topics & self._refs[m.key].topics:
                 score += TOPIC_BONUS
-            if score >= self.threshold and score > best_score:
-                best, best_score = m, score
+            dt = abs(published - m.published)
+            consider(m, score, self.threshold if dt <= self.window else self.long_threshold, "")
+        if near:
+            for key, m in near.items():
+                score = self._profile_score(key, feats, qnorm)
+                if not score:
+                    continue
+                if topics & self._refs[key].topics:
+                    score += TOPIC_BONUS
+                dt = abs(published - m.published)
+                need = self.threshold if dt <= self.window else self.long_threshold
+                consider(m, score, need, "profile")
+        # A seed that matches wins over reports: it is what the brief already knows, and the
+        # reports it resembles are then (at most) stages it covers.
+        seed_hit: tuple[float, _Member, str] | None = None
         for m in self._seed_members:
             shared = feats & m.feats
             if not shared:
                 continue
             ref = self._refs[m.key]
-            if topics and ref.topics and not topics & ref.topics:
+            if ref.topics and not topics & ref.topics:
                 continue  # a seed covers its own angle of the story, not an unrelated one
-            score = sum(self._idf(f) ** 2 for f in shared) / (qnorm * m.norm)
-            if score >= self.seed_threshold and score > best_score:
-                best, best_score = m, score
-        if best is None:
+            if not self._names_rare_entity(shared):
+                continue  # generic overlap ("South Korea", "Japan", "cooperation") is no match
+            score = sum(self._idf(f) ** 2 for f in shared) / (qnorm * self._fresh_norm(m))
+            if score >= self.seed_threshold and (seed_hit is None or score > seed_hit[0]):
+                seed_hit = (score, m, "seed")
+        if seed_hit is None and not passing:
             return Assignment(
                 key=None,
-                score=round(best_score, 3),
+                score=round(top, 3),
                 reason=f"new development: nothing within {self.window.days} days (or a seed's "
                 f"headline/lead) scores {self.threshold:.2f} or more",
                 new_topics=frozenset(topics),
             )
+
+        def new_watched(key: str) -> frozenset[str]:
+            ref = self._refs[key]
+            new = (topics & watched) - ref.topics
+            if headline_topics is not None:
+                new |= (headline_topics & watched) - ref.headline_topics
+            return frozenset(new)
+
+        if seed_hit is not None:
+            best_score, best, how_kind = seed_hit
+        else:
+            best_score, best, how_kind = max(passing.values(), key=lambda t: t[0])
+            if new_watched(best.key):
+                # A watched topic is new only if no similar development in the window has it:
+                # a roundup line on a story already followed elsewhere is not a new fact.
+                covered = [v for k, v in passing.items() if not new_watched(k)]
+                if covered:
+                    best_score, best, how_kind = max(covered, key=lambda t: t[0])
         ref = self._refs[best.key]
-        new_watched = (topics & watched) - ref.topics
-        if headline_topics is not None:
-            new_watched |= (headline_topics & watched) - ref.headline_topics
-        how = (
-            f"seed {ref.seed_ref} headline/lead"
-            if best.seed
-            else f"report of {best.published:%Y-%m-%d}"
-        )
-        if new_watched:
+        fresh = new_watched(best.key)
+        if how_kind == "seed":
+            how = f"seed {ref.seed_ref} headline/lead"
+        elif how_kind == "profile":
+            how = f"reports pooled (nearest {best.published:%Y-%m-%d})"
+        else:
+            how = f"report of {best.published:%Y-%m-%d}"
+        if fresh:
             return Assignment(
                 key=None,
                 score=round(best_score, 3),
                 reason=f"new development: resembles {best.key!r} ({ref.title[:80]!r}, score "
-                f"{best_score:.2f}) but adds watched topic(s) {', '.join(sorted(new_watched))}",
-                new_topics=frozenset(new_watched),
+                f"{best_score:.2f}) but adds watched topic(s) {', '.join(sorted(fresh))}",
+                new_topics=fresh,
                 related=best.key,
             )
         return Assignment(

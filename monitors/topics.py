@@ -739,6 +739,17 @@ _WEAPONS = [
     "ракет*",
 ]
 
+#: Tourism words (topic `exchanges`): only with a North Korea name close by (see the near rule).
+_TOURISM = [
+    "tourism",
+    "tourist*",
+    "tour group*",
+    "tour operator*",
+    "관광",
+    "туризм*",
+    "турист*",
+]
+
 DEFAULT_TOPICS: list[TopicDefinition] = [
     TopicDefinition(
         name="flights",
@@ -1096,9 +1107,6 @@ DEFAULT_TOPICS: list[TopicDefinition] = [
         "cooperation involving North Korea (golfers invited, borders opened to visitors).",
         terms=[
             "golf*",
-            "tourism",
-            "tourist*",
-            "tour group*",
             "foreign visitors",
             "cultural exchange*",
             "student exchange*",
@@ -1111,16 +1119,17 @@ DEFAULT_TOPICS: list[TopicDefinition] = [
             "trade cooperation",
             "bilateral trade",
             "trade fair",
-            "관광",
             "교류",
             "유학생",
-            "туризм*",
-            "турист*",
             "культурн* обмен*",
             "студенческ* обмен*",
             "гуманитарн* обмен*",
         ],
         near=[
+            # Tourism counts only with North Korea as the destination or party, named close by
+            # ("tourists return to Pyongyang"); a soldier's or a visitor's "tourist" status on
+            # someone else's tour (a DMZ/JSA border tour from the South) is not an exchange.
+            NearRule(all_of=[_TOURISM, ["@north_korea"]], window=8),
             NearRule(
                 all_of=[
                     ["exchange*", "cooperation", "co operation", "обмен*", "сотрудничеств*"],
@@ -1143,9 +1152,27 @@ DEFAULT_TOPICS: list[TopicDefinition] = [
                     ],
                 ],
                 window=6,
-            )
+            ),
         ],
-        exclude=["prisoner exchange*", "exchange of fire", "exchanged fire", "exchange rate*"],
+        exclude=[
+            "prisoner exchange*",
+            "exchange of fire",
+            "exchanged fire",
+            "exchange rate*",
+            # Border-area tours run from the South (where Travis King crossed) are not tourism
+            # to North Korea.
+            "dmz tour*",
+            "dmz tour group*",
+            "jsa tour*",
+            "jsa tour group*",
+            "border tour*",
+            "border tour group*",
+            "tourist tour*",
+            "tour of the dmz",
+            "tour of the joint security area",
+            "tour of the demilitarized zone",
+            "tour of the demilitarised zone",
+        ],
         requires_actors=["north_korea"],
     ),
 ]

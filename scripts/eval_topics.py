@@ -233,7 +233,7 @@ def replay(
     watched: frozenset[str] = WATCHED,
 ) -> ReplayReport:
     """Register seeds as known developments, then feed entries in date order; count alerts."""
-    idx = index or DevelopmentIndex()
+    idx = index if index is not None else DevelopmentIndex()
     parent: dict[str, str] = {}
 
     def root(k: str) -> str:

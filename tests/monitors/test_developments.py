@@ -188,3 +188,89 @@ def test_retrieval_ignores_stories_outside_window_in_a_large_index() -> None:
     )
     assert a.key is None
     assert len(idx) == 3000
+
+
+def test_stemming_and_synonyms_fold_variants() -> None:
+    a = features("North Korea fires missiles during drills", "")
+    b = features("North Korea fired a missile amid exercises", "")
+    assert {"fir", "missil", "drill"} <= a & b
+    assert features("Travis King's mom speaks", "") & features("His mother speaks", "")
+
+
+def test_headline_without_subject_uses_the_subject_item_only() -> None:
+    f = features(
+        "Russia-Ukraine war at a glance: day 603",
+        "Putin calls ATACMS delivery a mistake by the US and Kyiv strikes airfields; Russian "
+        "foreign minister arrives in North Korea ahead of expected Putin trip",
+    )
+    assert {"foreign", "minister", "arriv"} <= f
+    assert "atacm" not in f and "airfield" not in f
+
+
+def test_seed_needs_a_shared_rare_name_not_places_or_common_words() -> None:
+    idx = DevelopmentIndex()
+    idx.add(
+        key="seed:002",
+        title="Kim expected to meet Putin in Vladivostok",
+        text="Pressure from South Korea and Japan grows as security cooperation deepens. "
+        "Kim Jong Un will meet Vladimir Putin at the Eastern Economic Forum.",
+        topics=frozenset({"summits"}),
+        published=T0,
+        status="known",
+        seed_ref="002.txt",
+    )
+    a = idx.assign(
+        title="South Korea and Japan deepen security cooperation",
+        text="Seoul and Tokyo pledge security cooperation amid pressure.",
+        topics=frozenset({"summits"}),
+        published=T0,
+        watched=WATCHED,
+    )
+    assert a.key is None  # shares only places and generic words with the seed's lead
+
+
+def test_long_window_needs_a_stronger_match() -> None:
+    idx = _index()
+    later = T0 + timedelta(days=5)  # beyond the 3-day window, within the long window
+    weak = idx.assign(
+        title="Containers seen at a depot",
+        text="Rail cars seen.",
+        topics=frozenset(),
+        published=later,
+        watched=WATCHED,
+    )
+    assert weak.key is None
+    strong = idx.assign(
+        title="North Korea delivered 1,000 containers of munitions to Russia, White House says",
+        text="Satellite images show containers of military equipment and munitions moved by rail.",
+        topics=frozenset({"arms"}),
+        published=later,
+        watched=WATCHED,
+    )
+    assert strong.key == "c" and strong.score >= idx.long_threshold
+
+
+def test_pooled_profile_joins_an_article_close_to_the_development_as_a_whole() -> None:
+    idx = DevelopmentIndex()
+    idx.add(
+        key="l",
+        title="North Korea launches ballistic missile toward the sea",
+        text="The launch came after US bombers flew over the peninsula.",
+        topics=frozenset(),
+        published=T0,
+    )
+    idx.touch(
+        "l",
+        title="North Korea simulates tactical nuclear strike in drill",
+        text="State media said the drill rehearsed a scorched earth strike.",
+        topics=frozenset(),
+        published=T0 + timedelta(hours=12),
+    )
+    a = idx.assign(
+        title="North Korea fires ballistic missiles in tactical nuclear strike drill",
+        text="",
+        topics=frozenset(),
+        published=T0 + timedelta(days=1),
+        watched=WATCHED,
+    )
+    assert a.key == "l"

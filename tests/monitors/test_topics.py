@@ -172,3 +172,22 @@ def test_entities_keeps_names_not_headline_case() -> None:
     ents = entities("Russia Is Again Turning to North Korea", "Sergey Lavrov met Choe Son Hui.")
     assert {"sergey lavrov", "lavrov", "choe son hui"} <= ents
     assert "again" not in ents and "turning" not in ents
+
+
+def test_tourism_needs_north_korea_as_destination() -> None:
+    from monitors.topics import DEFAULT_ACTORS, DEFAULT_TOPICS, Tagger
+
+    t = Tagger(DEFAULT_TOPICS, DEFAULT_ACTORS, require_actors=["north_korea"])
+    soldier = t.tag(
+        title="N Korea says US soldier crossed border seeking refuge from racism",
+        text="Travis King slipped away while on a tourist tour around the Joint Security Area "
+        "that separates North, South Korea.",
+    )
+    assert "exchanges" not in soldier.topic_names()
+    dmz = t.tag(title="US soldier who joined a DMZ tour group dashed into North Korea", text="")
+    assert "exchanges" not in dmz.topic_names()
+    for title in (
+        "North Korea reopens to Chinese tourists",
+        "Russian tourists arrive in Pyongyang for first time since pandemic",
+    ):
+        assert "exchanges" in t.tag(title=title, text="").topic_names(), title

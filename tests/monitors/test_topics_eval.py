@@ -17,7 +17,8 @@ pytestmark = [
 ]
 
 #: Per-topic F1 floors (measured, flagged lines dropped: flights 0.923, sanctions 1.000,
-#: summits 1.000, arms 0.906, visits 0.923, exchanges 0.800). The dev set has 1-7 positives
+#: summits 1.000, arms 0.906, visits 0.923, exchanges 1.000 since tourism needs North Korea as
+#: the destination). The dev set has 1-7 positives
 #: for most topics, so one error moves F1 by 0.05-0.15; floors sit one error-step below.
 TOPIC_F1_FLOOR = {
     "flights": 0.90,
@@ -25,17 +26,18 @@ TOPIC_F1_FLOOR = {
     "summits": 0.95,
     "arms": 0.88,
     "visits": 0.90,
-    "exchanges": 0.75,
+    "exchanges": 0.95,
 }
 #: Relevance = both actors named (measured P 0.738, R 1.000). Recall matters most: a missed
 #: North Korea-Russia article can never alert.
 RELEVANCE_RECALL_FLOOR = 1.0
 RELEVANCE_PRECISION_FLOOR = 0.70
-#: Development grouping vs the labelled events (measured B-cubed P 0.820 R 0.812, pairwise
-#: P 0.621 R 0.671).
+#: Development grouping vs the labelled events (measured B-cubed P 0.811 R 0.884, pairwise
+#: P 0.700 R 0.801; before the stemming/profile/seed changes: 0.820/0.812 and 0.621/0.671).
 BCUBED_PRECISION_FLOOR = 0.80
-BCUBED_RECALL_FLOOR = 0.79
-PAIRWISE_RECALL_FLOOR = 0.65
+BCUBED_RECALL_FLOOR = 0.87
+PAIRWISE_PRECISION_FLOOR = 0.68
+PAIRWISE_RECALL_FLOOR = 0.78
 #: Alerts per alerted event (target <= 1.1; measured 1.00).
 MAX_ALERTS_PER_EVENT = 1.1
 #: Required events that may be missed: `unsc-meeting-satellite-launch` (both entries flagged
@@ -85,6 +87,7 @@ def test_development_grouping(replay_report: ev.ReplayReport) -> None:
     assert r.bcubed_precision >= BCUBED_PRECISION_FLOOR
     assert r.bcubed_recall >= BCUBED_RECALL_FLOOR
     assert r.pairwise.recall >= PAIRWISE_RECALL_FLOOR, str(r.pairwise)
+    assert r.pairwise.precision >= PAIRWISE_PRECISION_FLOOR, str(r.pairwise)
 
 
 def test_replay_alerts(replay_report: ev.ReplayReport) -> None:

@@ -37,6 +37,12 @@ MATCH_THRESHOLD = 0.2
 #: days: below ~0.45 generic seed leads ("pressure from South Korea, the US and Japan") absorb
 #: unrelated North Korea stories and, by chaining, suppress their alerts.
 SEED_THRESHOLD = 0.12
+#: A seed whose news date is known covers articles from this long before it (the run-up: an
+#: announced visit is covered by a seed reporting the visit itself)...
+SEED_COVERS_BEFORE = timedelta(days=30)
+#: ...to this long after it (later stages are new facts; follow-ups come within days). Without
+#: this a 2024 seed ("Putin to visit Pyongyang") absorbs the 2023 Kim-Putin summit coverage.
+SEED_COVERS_AFTER = timedelta(days=7)
 #: A seed match must share a name (``e:`` feature) held by at most this share of stored
 #: reports (or SEED_ENTITY_MIN_DF of them): "Lavrov", not "South Korea" or "Ukraine".
 SEED_ENTITY_DF_SHARE = 0.02
@@ -470,6 +476,8 @@ class _Member:
     norm: float
     published: datetime
     seed: bool = False
+    #: For a seed whose news has a known date: the date of that news (see SEED_COVERS_*).
+    event_date: datetime | None = None
     #: Index size when `norm` was computed (IDF drifts as the index grows; see `_fresh_norm`).
     norm_at: int = 0
 
@@ -570,7 +578,7 @@ class DevelopmentIndex:
         for f in feats:
             self._df[f] = self._df.get(f, 0) + 1
         member = _Member(
-            key, frozenset(feats), self._norm(feats), published, seed, len(self._members)
+            key, frozenset(feats), self._norm(feats), published, seed, norm_at=len(self._members)
         )
         if seed:
             # Seed leads are scored directly (few of them, no time window), not via postings.
@@ -599,10 +607,13 @@ class DevelopmentIndex:
         status: Status = "new",
         seed_ref: str | None = None,
         headline_topics: frozenset[str] | None = None,
+        event_date: datetime | None = None,
     ) -> None:
         """Register a development (from the database, a seed, or a newly alerted article).
 
-        With `seed_ref` set it is a seed development: its title and lead match at any date.
+        With `seed_ref` set it is a seed development: its title and lead match at any date, or,
+        when the seed's `event_date` (the date of its own news) is known, only articles from
+        SEED_COVERS_BEFORE before to SEED_COVERS_AFTER after it.
         `topics` should be everything the source reports (for a seed, the tags of its whole
         text), so that a later article on one of those aspects is not taken for a new fact.
         `headline_topics` (default: `topics`) are the topics of its headline.
@@ -621,6 +632,8 @@ class DevelopmentIndex:
         )
         feats = features(title, text, entity_fn=self._entity_fn)
         self._add_member(key, feats, published, seed=seed_ref is not None)
+        if seed_ref is not None and event_date is not None:
+            self._seed_members[-1].event_date = event_date
 
     def get(self, key: str) -> DevelopmentRef:
         """The development called `key` (KeyError if unknown)."""
@@ -770,6 +783,10 @@ class DevelopmentIndex:
         # reports it resembles are then (at most) stages it covers.
         seed_hit: tuple[float, _Member, str] | None = None
         for m in self._seed_members:
+            if m.event_date is not None and not (
+                m.event_date - SEED_COVERS_BEFORE <= published <= m.event_date + SEED_COVERS_AFTER
+            ):
+                continue  # a seed's news covers its own days (and the run-up), not other years
             shared = feats & m.feats
             if not shared:
                 continue
@@ -801,12 +818,14 @@ class DevelopmentIndex:
             best_score, best, how_kind = seed_hit
         else:
             best_score, best, how_kind = max(passing.values(), key=lambda t: t[0])
-            if new_watched(best.key):
-                # A watched topic is new only if no similar development in the window has it:
-                # a roundup line on a story already followed elsewhere is not a new fact.
-                covered = [v for k, v in passing.items() if not new_watched(k)]
-                if covered:
-                    best_score, best, how_kind = max(covered, key=lambda t: t[0])
+        if new_watched(best.key):
+            # A watched topic is new only if no similar development in the window has it: a
+            # roundup line on a story already followed elsewhere is not a new fact, and once a
+            # seed's story has moved on (summit expected -> summit held) the later reports join
+            # the development that moved on, not the seed, nor a new one each.
+            covered = [v for k, v in passing.items() if not new_watched(k)]
+            if covered:
+                best_score, best, how_kind = max(covered, key=lambda t: t[0])
         ref = self._refs[best.key]
         fresh = new_watched(best.key)
         if how_kind == "seed":

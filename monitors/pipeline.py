@@ -89,6 +89,7 @@ def prepare(cfg: MonitorConfig, engine: Engine, *, now: datetime, force: bool = 
                     "title": d.title,
                     "outlet": d.outlet,
                     "published": d.published,
+                    "event_date": d.event_date,
                     "text": d.text,
                     "text_hash": text_hash(d.text),
                     "topics": tagger.tag(title=d.title, text=d.text).topic_names(),
@@ -322,6 +323,13 @@ def build_dedup_index(cfg: MonitorConfig, session: Session) -> DedupIndex:
     return index
 
 
+def _parse_date(value: str | None) -> datetime | None:
+    """An ISO date (YYYY-MM-DD) from the seed manifest as aware UTC midnight, or None."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
 def build_development_index(
     cfg: MonitorConfig, session: Session, *, now: datetime, tagger: Tagger | None = None
 ) -> DevelopmentIndex:
@@ -330,9 +338,11 @@ def build_development_index(
     index = DevelopmentIndex()
     seeds = {s.seed_id: s for s in repo.list_seeds(session, monitor=cfg.name)}
     for dev in repo.list_developments(session, monitor=cfg.name, since=now - DEVELOPMENT_LOOKBACK):
+        event_date = None
         if dev.seed_ref and dev.seed_ref in seeds:
             seed = seeds[dev.seed_ref]
             title, text = seed.title, seed.text  # the index matches on its title and lead
+            event_date = _parse_date(seed.event_date)
         else:
             arts = repo.articles_of_development(session, development_id=dev.id or 0)
             title = dev.title
@@ -346,6 +356,7 @@ def build_development_index(
             status="known" if dev.status == "known" else "new",
             seed_ref=dev.seed_ref,
             headline_topics=headline_topics(tagger.tag(title=title, text=text), title),
+            event_date=event_date,
         )
     return index
 

@@ -20,6 +20,7 @@ class SeedDoc:
     text: str
     outlet: str | None = None
     published: str | None = None
+    event_date: str | None = None
     note: str | None = None
 
 
@@ -55,6 +56,7 @@ def load_seeds(folder: Path) -> list[SeedDoc]:
                 text=text,
                 outlet=m.get("outlet"),
                 published=m.get("published"),
+                event_date=m.get("event_date"),
                 note=m.get("note"),
             )
         )

@@ -77,6 +77,7 @@ class SeedDocumentBase(SQLModel):
     title: str = Field(default="", max_length=1000)
     outlet: str | None = Field(default=None, max_length=200)
     published: str | None = Field(default=None, max_length=40)
+    event_date: str | None = Field(default=None, max_length=40)
 
 
 class SeedDocument(SeedDocumentBase, table=True):

@@ -119,7 +119,7 @@ def sync_seeds(
         doc = existing.get(data["seed_id"])
         if doc is None:
             doc = SeedDocument(monitor=monitor, **data)
-        elif doc.text_hash != data["text_hash"] or doc.title != data["title"]:
+        elif any(getattr(doc, k) != v for k, v in data.items()):
             for k, v in data.items():
                 setattr(doc, k, v)
         else:

@@ -1,0 +1,71 @@
+"""The bundled sample feeds through a whole pass: what `make run` shows a new user."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from sqlmodel import Session
+
+from monitors import pipeline
+from monitors.config import load_config, parse_config
+from monitors.fetch import Fetcher
+from monitors.outbox import deliver_pending
+from monitors.samples import make_sample_server
+from storage import repository as repo
+from storage.db import get_engine
+
+REPO = Path(__file__).resolve().parents[2]
+LAVROV = ["nbcnews-world/6c9eef394414", "guardian/01ba64d516b9"]  # covered by seed 003
+SEED_COPY = "guardian/8506a2e848a0"
+SANCTIONS_31_AUG = "wsj-world/2dcbc2b0f61f"  # U.S. sanctions a Russian company: must alert
+
+
+def test_sample_pass_alerts_new_developments_and_not_what_the_seeds_cover(
+    tmp_path: Path,
+) -> None:
+    server = make_sample_server(REPO / "samples", port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        sample = load_config(REPO / "config" / "sample.yaml").model_dump(by_alias=True)
+        for feed in sample["feeds"]:
+            feed["url"] = feed["url"].replace("http://127.0.0.1:8765", base)
+        sample.update(
+            seeds=str(REPO / "seeds"),
+            data_dir=str(tmp_path),
+            database_url=f"sqlite:///{tmp_path / 'n.db'}",
+        )
+        cfg = parse_config(sample)
+        engine = get_engine(cfg.resolved_database_url)
+        now = pipeline.now_utc()
+        prepared = pipeline.prepare(cfg, engine, now=now)
+        with Fetcher(cfg.fetch) as fetcher:
+            harvests = [
+                pipeline.harvest_feed(cfg, engine, fetcher, feed_name=n, now=now)
+                for n in prepared.due_feeds
+            ]
+        outcomes = pipeline.process_batch(
+            cfg, engine, pipeline.extract_batch(harvests), run_id=None, now=now
+        )
+        report = deliver_pending(cfg, engine, now=now)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sum(h.items_seen for h in harvests) == 711
+    by_url = {o.url.removeprefix(base + "/articles/").removesuffix(".html"): o for o in outcomes}
+    copy = by_url[SEED_COPY]
+    assert copy.duplicate is not None and copy.duplicate.ref == "003_4a941d7cde7f6a05"
+    with Session(engine) as s:
+        devs = {d.id: d for d in repo.list_developments(s, monitor=cfg.name)}
+        alerts = repo.list_alerts(s, monitor=cfg.name)
+    for key in LAVROV:
+        dev = devs[by_url[key].development_id or 0]
+        assert (dev.status, dev.seed_ref) == ("known", "003_4a941d7cde7f6a05"), key
+        assert by_url[key].alerts == 0
+    assert by_url[SANCTIONS_31_AUG].alerts == 1
+    alerted = [a.development_id for a in alerts]
+    assert len(alerted) == len(set(alerted)), "one alert per development"
+    assert all(devs[d or 0].status == "new" for d in alerted)
+    assert 1 <= len(alerts) <= 6
+    assert report.sent == len(alerts)

@@ -13,7 +13,8 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 export NEWSMON_DATA_DIR ?= $(DATA_DIR)
 
-.PHONY: run test lint typecheck pytest bench server server-stop sample-server deploy worker clean
+.PHONY: run test lint typecheck pytest bench server server-stop sample-server deploy worker work-pool \
+	browser-deps clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,7 +47,7 @@ sample-server: $(BIN)/.installed
 	  curl -sf http://127.0.0.1:$(SAMPLE_PORT)/index.txt >/dev/null || { echo "sample server did not start; see $(DATA_DIR)/sample-server.log"; exit 1; }; fi
 
 ## test: ruff, mypy and pytest (PostgreSQL tests skip locally when no server answers; CI=true makes them mandatory).
-test: lint typecheck pytest
+test: browser-deps lint typecheck pytest
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -62,11 +63,29 @@ pytest: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python -m scripts.bench_all
 
-deploy: $(BIN)/.installed server
+POOL ?= newsmon-pool
+
+## work-pool: create the process work pool of prefect.yaml when the server does not know it yet.
+work-pool: $(BIN)/.installed server
+	@$(BIN)/prefect work-pool inspect $(POOL) >/dev/null 2>&1 || \
+	  $(BIN)/prefect work-pool create $(POOL) --type process
+
+## deploy: one deployment per monitor file (prefect.yaml); idempotent.
+deploy: $(BIN)/.installed server work-pool
 	$(BIN)/prefect --no-prompt deploy --all
 
-worker: $(BIN)/.installed server
-	$(BIN)/prefect worker start --pool newsmon-pool
+## worker: a process worker of the pool; start one per machine (PREFECT_API_URL = the shared server).
+worker: $(BIN)/.installed server work-pool
+	$(BIN)/prefect worker start --pool $(POOL)
+
+## browser-deps: Debian chromium for the browser test of the Prefect UI (tests/flows/test_ui_browser.py).
+browser-deps:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian chromium for the browser test (apt-get)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "browser-deps: could not install chromium; the browser test will skip locally (and fail under CI=1)"; \
+	else echo "browser-deps: /usr/bin/chromium missing and apt-get unusable (not root?); install the Debian package chromium"; fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -16,6 +16,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_logger
 from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy.exc import OperationalError
 
 from flows.report import markdown_report
@@ -26,6 +27,10 @@ from storage import repository as repo
 from storage.db import get_engine, session_scope
 
 DEFAULT_MONITOR = "config/sample.yaml"
+#: Feeds polled at once in a run (each also fetches its pages with a few threads, and the
+#: fetcher limits requests per host); Prefect's default thread pool is unbounded.
+POLL_THREADS = 8
+POLL_RUNNER: Any = ThreadPoolTaskRunner(max_workers=POLL_THREADS)
 
 
 def run_name() -> str:
@@ -157,6 +162,7 @@ def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
     log_prints=False,
     on_failure=[report_failure],
     on_crashed=[report_failure],
+    task_runner=POLL_RUNNER,
 )
 def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> dict[str, Any]:
     """One monitoring pass of the monitor file `monitor`."""

@@ -364,11 +364,24 @@ class Fetcher:
         self._trusted = httpx.Client(transport=_Transport(_Backend(None), tls), **common)
         self._guarded = httpx.Client(transport=_Transport(_Backend(allowed), tls), **common)
         self._lock = threading.Lock()
+        self._claimed: set[str] = set()
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._requests = 0
         self._bytes = 0
 
     # counters ----------------------------------------------------------------------------
+    def claim(self, key: str) -> bool:
+        """True the first time `key` (e.g. a page URL) is claimed on this fetcher, then False.
+
+        Feeds polled concurrently in one run use it so an entry listed by several feeds has
+        its page downloaded once.
+        """
+        with self._lock:
+            if key in self._claimed:
+                return False
+            self._claimed.add(key)
+            return True
+
     @property
     def requests(self) -> int:
         """HTTP requests sent so far (each redirect hop counts)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import random
 import statistics
+import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -58,6 +59,8 @@ SILENCE_FACTOR = 10
 SILENCE_MIN = timedelta(hours=24)
 #: Entries needed to estimate a feed's cadence from its publication dates.
 MIN_GAPS_FOR_CADENCE = 4
+#: ExtractJob.fetch_error of an entry whose page another feed of the run is fetching.
+ALREADY_CLAIMED = "page fetched through another feed in this run"
 #: Developments last seen longer ago than this are not loaded for grouping.
 DEVELOPMENT_LOOKBACK = timedelta(days=14)
 
@@ -76,6 +79,7 @@ def prepare(cfg: MonitorConfig, engine: Engine, *, now: datetime, force: bool = 
     """Store the monitor's feeds and seeds, and pick the feeds due for polling now."""
     seeds = load_seeds(cfg.seeds_dir)
     tagger = make_tagger(cfg)
+    topics = {d.seed_id: tagger.tag(title=d.title, text=d.text).topic_names() for d in seeds}
     with session_scope(engine) as s:
         feeds = repo.sync_feeds(
             s, monitor=cfg.name, feeds=[(f.name, f.url) for f in cfg.feeds if f.enabled]
@@ -92,16 +96,15 @@ def prepare(cfg: MonitorConfig, engine: Engine, *, now: datetime, force: bool = 
                     "event_date": d.event_date,
                     "text": d.text,
                     "text_hash": text_hash(d.text),
-                    "topics": tagger.tag(title=d.title, text=d.text).topic_names(),
+                    "topics": topics[d.seed_id],
                 }
                 for d in seeds
             ],
         )
         for d in seeds:
             # topics of the whole seed; matching a development to a seed uses its title and lead
-            whole = tagger.tag(title=d.title, text=d.text)
             repo.ensure_seed_development(
-                s, monitor=cfg.name, seed_id=d.seed_id, title=d.title, topics=whole.topic_names()
+                s, monitor=cfg.name, seed_id=d.seed_id, title=d.title, topics=topics[d.seed_id]
             )
     due, skipped = [], {}
     for feed in feeds:
@@ -144,11 +147,17 @@ def _state_from_row(feed: Feed) -> FeedState:
     )
 
 
-def _apply_state(feed: Feed, state: FeedState, *, status: str, now: datetime) -> None:
+def _apply_state(
+    feed: Feed, state: FeedState, *, status: str, now: datetime, full_every: int
+) -> None:
     feed.current_url = state.url if state.url != feed.url else None
     feed.etag = state.etag
     feed.last_modified = state.last_modified
     feed.polls_since_full = state.polls_since_full
+    if feed.poll_count == 0 and full_every > 1:
+        # stagger the forced full fetches: feeds added together would otherwise all do theirs
+        # on the same pass, every `force_full_fetch_every` polls
+        feed.polls_since_full = zlib.crc32(feed.name.encode()) % full_every
     feed.consecutive_failures = state.consecutive_failures
     feed.next_due_at = state.next_due_at
     feed.disabled_reason = state.disabled_reason
@@ -187,7 +196,13 @@ def harvest_feed(
             settings=cfg.fetch,
             rng=rng,
         )
-        _apply_state(feed, result.state, status=result.status, now=now)
+        _apply_state(
+            feed,
+            result.state,
+            status=result.status,
+            now=now,
+            full_every=cfg.fetch.force_full_fetch_every,
+        )
         harvest = Harvest(feed=feed_name, status=result.status, message=result.message)
         if result.status != "ok":
             repo.save_feed(s, feed=feed)
@@ -201,6 +216,9 @@ def harvest_feed(
             urls=[i.url for i in items],
             guids=[i.guid for i in items if i.guid],
         )
+        sourced = repo.sources_of_feed(
+            s, feed_id=feed.id or 0, article_ids=[a.id for a in known.values() if a.id]
+        )
         for item in items:
             stored = known.get(item.url) or (known.get(f"guid:{item.guid}") if item.guid else None)
             if stored is None:
@@ -212,7 +230,12 @@ def harvest_feed(
                 and feed.id is not None
                 # the same article through another feed is stored once and remembers both
                 and repo.add_article_source(
-                    s, article_id=stored.id, feed_id=feed.id, link=item.link, guid=item.guid
+                    s,
+                    article_id=stored.id,
+                    feed_id=feed.id,
+                    link=item.link,
+                    guid=item.guid,
+                    known=sourced,
                 )
             ):
                 harvest.also_seen += 1
@@ -225,11 +248,15 @@ def harvest_feed(
         repo.save_feed(s, feed=feed)
     todo = harvest.new_items + harvest.changed_items
     # pages are fetched by the link as published (tracking parameters and all), not the
-    # canonical URL: some sites answer only the former
-    pages = fetch_pages(fetcher, [i.link for i in todo]) if todo else {}
+    # canonical URL: some sites answer only the former. An entry listed by several feeds is
+    # downloaded once per run: the first feed to claim it fetches it.
+    mine = [i for i in todo if fetcher.claim(i.url)]
+    pages = fetch_pages(fetcher, [i.link for i in mine]) if mine else {}
     for item in todo:
         page = pages.get(item.link)
-        if isinstance(page, FetchError) or page is None:
+        if item not in mine:
+            html, error = None, ALREADY_CLAIMED
+        elif isinstance(page, FetchError) or page is None:
             html, error = None, str(page) if page is not None else "not fetched"
         else:
             html, error = page.content, None
@@ -282,6 +309,8 @@ def extract_batch(harvests: list[Harvest], *, timeout_seconds: float = 20.0) -> 
         if item.url not in first:
             first[item.url] = len(jobs)
             jobs.append(job)
+        elif job.html is not None and jobs[first[item.url]].html is None:
+            jobs[first[item.url]] = job  # the feed that fetched the page wins
     texts = extract_articles(jobs, timeout_seconds=timeout_seconds)
     return [
         Candidate(item=item, text=texts[first[item.url]], changed=changed)

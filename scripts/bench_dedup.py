@@ -14,15 +14,19 @@ stored texts and is extrapolated linearly to the stored count.
 from __future__ import annotations
 
 import argparse
+import functools
 import multiprocessing as mp
 import random
 import resource
 import statistics
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from rapidfuzz import fuzz, process
 
+import monitors.dedup as dedup_mod
 from monitors.dedup import DedupIndex
 from monitors.text import normalize_text
 from scripts.build_dedup_pairs import (
@@ -81,23 +85,70 @@ def corpus(n: int, n_queries: int) -> tuple[list[tuple[str, str, str]], list[tup
     return stored, new_queries + dup_queries
 
 
+#: Stages timed by `breakdown`: (owner, attribute, label). Nested: candidates include LSH.
+STAGES = [
+    ("DedupIndex", "_features", "features (normalize, shingles, MinHash, band keys)"),
+    ("DedupIndex", "_text_candidates", "text candidates (LSH query, rank)"),
+    ("_BandStore", "query", "LSH bucket lookups (text + title)"),
+    ("module", "_overlaps", "shingle-overlap prefilter"),
+    ("DedupIndex", "_verify", "text verification (rapidfuzz, containment)"),
+    ("DedupIndex", "_title_candidates", "title candidates"),
+    ("DedupIndex", "_verify_title", "title verification"),
+]
+
+
+def breakdown(idx: DedupIndex, queries: list[tuple[str, str]]) -> dict[str, tuple[float, float]]:
+    """Mean ms and calls per query of each stage (a second pass with timing wrappers)."""
+    spent: dict[str, float] = defaultdict(float)
+    calls: dict[str, int] = defaultdict(int)
+    owners = {"DedupIndex": DedupIndex, "_BandStore": dedup_mod._BandStore, "module": dedup_mod}
+    saved = []
+    for owner, attr, label in STAGES:
+        obj = owners[owner]
+        fn = getattr(obj, attr)
+        saved.append((obj, attr, fn))
+
+        def timed(*a: Any, _fn: Callable[..., Any] = fn, _label: str = label, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return _fn(*a, **k)
+            finally:
+                spent[_label] += time.perf_counter() - t
+                calls[_label] += 1
+
+        setattr(obj, attr, functools.wraps(fn)(timed))
+    try:
+        for title, text in queries:
+            idx.find(text=text, title=title)
+    finally:
+        for obj, attr, fn in saved:
+            setattr(obj, attr, fn)
+    q = len(queries)
+    return {lab: (spent[lab] * 1e3 / q, calls[lab] / q) for _, _, lab in STAGES}
+
+
 def run_size(n: int, n_queries: int, out: Any) -> None:
     """Build an index of n texts and time queries; send a result dict through `out`."""
     stored, queries = corpus(n, n_queries)
     base = rss_kb()
     t0 = time.perf_counter()
+    c0 = time.process_time()
     idx = DedupIndex()
     for key, title, text in stored:
         idx.add(key=key, kind="article", text=text, title=title)
     build = time.perf_counter() - t0
+    build_cpu = time.process_time() - c0
     grown = rss_kb() - base
     times = []
+    cpu = []
     found = 0
     for title, text in queries:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         m = idx.find(text=text, title=title)
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
         found += m is not None
+    stages = breakdown(idx, queries)
     norms = [normalize_text(x) for _, _, x in stored[:BRUTE_MAX_STORED]]
     bt = []
     for _title, text in queries[-BRUTE_QUERIES:]:
@@ -110,9 +161,13 @@ def run_size(n: int, n_queries: int, out: Any) -> None:
         {
             "n": n,
             "build_s": build,
+            "build_cpu_s": build_cpu,
+            "index_bytes_per_article": idx.index_bytes() / n,
+            "stages": stages,
             "rss_mb": grown / 1024,
             "bytes_per_article": grown * 1024 / n,
             "mean_ms": statistics.mean(times) * 1e3,
+            "cpu_mean_ms": statistics.mean(cpu) * 1e3,
             "median_ms": statistics.median(times) * 1e3,
             "p95_ms": sorted(times)[int(0.95 * len(times))] * 1e3,
             "found": found,
@@ -142,22 +197,35 @@ def main() -> None:
         results.append(recv.recv())
         p.join()
     print(
-        "| stored | build (s) | RSS growth (MB) | bytes/article | query mean (ms) | median | p95 "
-        "| flagged dup | brute force fuzz.ratio (ms/query) |"
+        "| stored | build wall (s) | build CPU (s) | RSS growth (MB) | bytes/article "
+        "| LSH+columns bytes/article | query mean (ms) | CPU mean | median | p95 | flagged dup "
+        "| brute force fuzz.ratio (ms/query) |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         note = " (extrapolated from 10k)" if r["brute_extrapolated"] else ""
         print(
-            f"| {r['n']:,} | {r['build_s']:.1f} | {r['rss_mb']:.0f} | {r['bytes_per_article']:,.0f}"
-            f" | {r['mean_ms']:.2f} | {r['median_ms']:.2f} | {r['p95_ms']:.2f}"
+            f"| {r['n']:,} | {r['build_s']:.1f} | {r['build_cpu_s']:.1f} | {r['rss_mb']:.0f}"
+            f" | {r['bytes_per_article']:,.0f} | {r['index_bytes_per_article']:,.0f}"
+            f" | {r['mean_ms']:.2f} | {r['cpu_mean_ms']:.2f} | {r['median_ms']:.2f}"
+            f" | {r['p95_ms']:.2f}"
             f" | {r['found']}/{r['queries']} | {r['brute_ms']:,.0f}{note} |"
         )
+    print("\n| stage (ms per query, calls) | " + " | ".join(f"{r['n']:,}" for r in results) + " |")
+    print("|---|" + "---:|" * len(results))
+    for _, _, label in STAGES:
+        cells = " | ".join(
+            f"{r['stages'][label][0]:.3f} ({r['stages'][label][1]:.1f})" for r in results
+        )
+        print(f"| {label} | {cells} |")
     if len(results) >= 2:
         a, b = results[-2], results[-1]
-        growth = b["mean_ms"] / a["mean_ms"]
-        print(f"\nratio of mean query time {b['n']:,} / {a['n']:,}: {growth:.2f}")
-        print(f"projection to 1,000,000 (same growth per 10x): {b['mean_ms'] * growth:.2f} ms")
+        for col, name in (("mean_ms", "wall"), ("cpu_mean_ms", "CPU")):
+            growth = b[col] / a[col]
+            print(
+                f"\n{name}: ratio of mean query time {b['n']:,} / {a['n']:,}: {growth:.2f}; "
+                f"projection to 1,000,000 (same growth per 10x): {b[col] * growth:.2f} ms"
+            )
         mem = b["bytes_per_article"] * 1_000_000 / 2**30
         print(f"projected memory at 1,000,000: {mem:.1f} GiB")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -66,10 +66,17 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+#: PostgreSQL advisory-lock key taken while migrating, so that workers starting at the same
+#: moment on an empty shared database do not race on CREATE TABLE (an arbitrary constant).
+MIGRATION_LOCK_KEY = 746_2028_41
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to `revision` on the engine's database."""
+    """Apply migrations up to `revision` on the engine's database (serialised on PostgreSQL)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 

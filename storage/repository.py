@@ -149,36 +149,56 @@ def list_seeds(session: Session, *, monitor: str) -> list[SeedDocument]:
 def find_known_items(
     session: Session, *, monitor: str, urls: Sequence[str], guids: Sequence[str]
 ) -> dict[str, Article]:
-    """Stored articles matching any of the canonical URLs or GUIDs, keyed by URL and by GUID."""
-    if not urls and not guids:
-        return {}
+    """Stored articles matching any of the canonical URLs or GUIDs, keyed by URL and by GUID.
+
+    Two queries (URL, then GUID) rather than one OR, so each uses its own index.
+    """
     out: dict[str, Article] = {}
     chunk = 500
-    for i in range(0, max(len(urls), len(guids)), chunk):
-        u, g = list(urls[i : i + chunk]), list(guids[i : i + chunk])
-        conds = []
-        if u:
-            conds.append(col(Article.url).in_(u))
-        if g:
-            conds.append(col(Article.guid).in_(g))
-        q = select(Article).where(Article.monitor == monitor, or_(*conds))
-        for a in session.exec(q):
-            out[a.url] = a
-            if a.guid:
-                out[f"guid:{a.guid}"] = a
+    for column, values in ((Article.url, list(urls)), (Article.guid, list(guids))):
+        for i in range(0, len(values), chunk):
+            q = select(Article).where(
+                Article.monitor == monitor, col(column).in_(values[i : i + chunk])
+            )
+            for a in session.exec(q):
+                out[a.url] = a
+                if a.guid:
+                    out[f"guid:{a.guid}"] = a
     return out
 
 
+def sources_of_feed(session: Session, *, feed_id: int, article_ids: Sequence[int]) -> set[int]:
+    """Which of `article_ids` are already recorded as found through `feed_id`."""
+    if not article_ids:
+        return set()
+    q = select(ArticleSource.article_id).where(
+        ArticleSource.feed_id == feed_id, col(ArticleSource.article_id).in_(list(article_ids))
+    )
+    return set(session.exec(q))
+
+
 def add_article_source(
-    session: Session, *, article_id: int, feed_id: int, link: str, guid: str | None
+    session: Session,
+    *,
+    article_id: int,
+    feed_id: int,
+    link: str,
+    guid: str | None,
+    known: set[int] | None = None,
 ) -> bool:
-    """Remember that `article_id` was also found through `feed_id`; False if already known."""
-    exists = session.exec(
-        select(ArticleSource).where(
+    """Remember that `article_id` was also found through `feed_id`; False if already known.
+
+    `known` (from `sources_of_feed`) saves the lookup when many entries are checked at once.
+    """
+    if known is not None:
+        if article_id in known:
+            return False
+        known.add(article_id)
+    elif session.exec(
+        select(ArticleSource.id).where(
             ArticleSource.article_id == article_id, ArticleSource.feed_id == feed_id
         )
-    ).first()
-    if exists:
+    ).first():
         return False
     session.add(
         ArticleSource(

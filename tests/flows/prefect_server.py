@@ -92,6 +92,12 @@ class PrefectServer:
         self.home.mkdir(parents=True, exist_ok=True)
         env = self.subprocess_env()
         env.pop("PREFECT_API_URL")  # the server itself must not talk to itself as a client
+        # what the UI in the browser calls: without these it defaults to port 4200
+        env.update(
+            PREFECT_SERVER_API_HOST="127.0.0.1",
+            PREFECT_SERVER_API_PORT=str(self.port),
+            PREFECT_UI_API_URL=self.api_url,
+        )
         if self.database_url:
             env["PREFECT_API_DATABASE_CONNECTION_URL"] = self.database_url
         cmd = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1"]
@@ -175,3 +181,33 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
     """One real Prefect server (SQLite, own home, free port) shared by a test session."""
     with PrefectServer(tmp_path_factory.mktemp("prefect-server")) as server:
         yield server
+
+
+@contextmanager
+def fresh_postgres_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """Create an empty PostgreSQL database (named `<prefix>_<random>`), drop it afterwards.
+
+    `admin_url` is a SQLAlchemy URL of any database on the server; yields the new one's name.
+    """
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def database_url(admin_url: str, name: str, driver: str | None = None) -> str:
+    """`admin_url` with database `name` (and optionally another driver, e.g. `asyncpg`)."""
+    base = admin_url.rsplit("/", 1)[0]
+    if driver:
+        base = "postgresql+" + driver + base[base.index("://") :]
+    return f"{base}/{name}"

@@ -175,3 +175,83 @@ def test_empty_index_and_empty_query():
     assert len(idx) == 0
     assert idx.find(text="anything at all") is None
     assert idx.nearest(text="") is None
+
+
+def test_text_word_ids_match_the_words_and_are_stable():
+    from monitors.dedup import _shingles_of_ids, text_word_ids
+
+    ids = text_word_ids("kim jong un kim")
+    assert len(ids) == 4 and ids[0] == ids[3] and len(set(ids[:3].tolist())) == 3
+    assert text_word_ids("").size == 0
+    # Same value in every process and run (no salted hash()): pinned.
+    assert int(text_word_ids("dprk")[0]) == 110654652  # crc32
+    assert text_word_ids("dprk")[0] == text_word_ids("the dprk")[1]
+    # shingle_hashes(words) and the index's text path agree.
+    words = normalized_words(seed_text("000"))
+    assert (
+        shingle_hashes(words, 3).tolist()
+        == _shingles_of_ids(text_word_ids(" ".join(words)), 3).tolist()
+    )
+
+
+def test_band_store_merges_and_caps_buckets_newest_first():
+    import numpy as np
+
+    from monitors.dedup import _BandStore
+
+    alive = np.ones(100, dtype=np.uint8)
+    store = _BandStore()
+    for doc in range(10):
+        store.add(np.array([7, 100 + doc], dtype=np.uint64), doc, alive)
+    _, recent = store.query(np.array([7], dtype=np.uint64), cap=3, alive=alive)
+    assert recent.tolist() == [7, 8, 9]
+    store.merge(alive)
+    qi, docs = store.query(np.array([105, 7], dtype=np.uint64), cap=3, alive=alive)
+    assert sorted(zip(qi.tolist(), docs.tolist(), strict=True)) == [(0, 5), (1, 7), (1, 8), (1, 9)]
+    alive[9] = 0  # removed docs disappear at the next merge
+    store.mark_removed()
+    store.add(np.array([7], dtype=np.uint64), 10, alive)
+    store.merge(alive)
+    _, docs = store.query(np.array([7], dtype=np.uint64), cap=100, alive=alive)
+    assert docs.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 10]
+    assert len(store) == 19  # 20 entries, minus doc 9's two, plus one
+
+
+def test_duplicate_is_found_among_many_boilerplate_sharing_texts():
+    # 300 stored texts share one stock paragraph; the copy of one of them must still be found
+    # although the shared chunk's bucket is capped at the newest docs.
+    words = normalized_words(seed_text("000"))
+    stock = " ".join(words[:80])
+    idx = DedupIndex()
+    for i in range(300):
+        own = " ".join(f"w{i}x{j}" for j in range(120))
+        idx.add(key=f"a{i}", kind="article", text=f"{stock} {own}", title=f"item {i}")
+    target = " ".join(f"w{17}x{j}" for j in range(120))
+    m = idx.find(text=f"{stock} {target} and one more sentence here", title="other")
+    assert m is not None and m.ref == "a17"
+    assert idx.find(text=f"{stock} " + " ".join(f"n{j}" for j in range(120))) is None
+
+
+def test_removed_text_is_not_found_after_merges():
+    idx = DedupIndex()
+    idx.add(key="k", kind="article", text=seed_text("001"), title="one")
+    idx.index_bytes()  # merges the LSH inserts into the sorted arrays
+    idx.add(key="k", kind="article", text=seed_text("002"), title="two")
+    idx.index_bytes()
+    assert idx.find(text=seed_text("001")[:-40]) is None
+    m = idx.find(text=seed_text("002")[:-40])
+    assert m is not None and m.ref == "k"
+
+
+def test_band_store_query_after_a_bulk_build_merges_instead_of_indexing():
+    import numpy as np
+
+    from monitors.dedup import _BandStore
+
+    alive = np.ones(10, dtype=np.uint8)
+    store = _BandStore()
+    store.INDEX_MAX = 3
+    for doc in range(5):
+        store.add(np.array([1, 2], dtype=np.uint64), doc, alive)
+    _, docs = store.query(np.array([2], dtype=np.uint64), cap=2, alive=alive)
+    assert docs.tolist() == [3, 4] and store.nbytes() == 10 * 12  # all merged

@@ -204,3 +204,16 @@ def test_a_poll_where_every_entry_is_new_is_recorded_as_a_possible_gap(
     assert (h1.possible_gap, h2.possible_gap) == (False, True)
     with Session(engine) as s:
         assert repo.get_feed(s, monitor="pipe", name="g").possible_gaps == 1
+
+
+def test_an_entry_in_two_feeds_is_downloaded_once_per_run(tmp_path: Path, sqlite_url: str) -> None:
+    with LocalHTTPServer() as site:
+        arrives = serve_sample(site, "guardian", "686b5362458d")
+        feeds = {
+            "a": serve_feed(site, "/a.xml", [arrives]),
+            "b": serve_feed(site, "/b.xml", [arrives]),
+        }
+        cands = harvest(config(tmp_path, sqlite_url, feeds))
+        page_requests = len(site.requests_to(arrives.path))
+    assert page_requests == 1
+    assert [c.text.source for c in cands] == ["page", "page"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
@@ -11,6 +12,8 @@ from sqlmodel import Session
 from storage import repository as repo
 from storage.db import migrate, utcnow
 from storage.models import Alert, Article
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _article(monitor: str, url: str, guid: str | None = None) -> Article:
@@ -197,4 +200,37 @@ def test_migrations_upgrade_from_the_previous_revision_and_back(db_url: str) -> 
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0001")
     assert "typical_gap_seconds" not in {c["name"] for c in inspect(engine).get_columns("feed")}
+    engine.dispose()
+
+
+MIGRATE_ONCE = """
+import sys
+from storage.db import make_engine, migrate
+engine = make_engine(sys.argv[1])
+migrate(engine)
+engine.dispose()
+"""
+
+
+def test_concurrent_first_migrations_on_postgres_do_not_collide(postgres_url: str) -> None:
+    """Workers starting together on an empty shared database (alembic's state is per process,
+    so the race is between processes)."""
+    import subprocess
+    import sys
+
+    from storage.db import make_engine
+
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATE_ONCE, postgres_url],
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for _ in range(3)
+    ]
+    results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
+    assert [code for code, _ in results] == [0, 0, 0], [err[-500:] for _, err in results]
+    engine = make_engine(postgres_url)
+    assert "alert" in set(inspect(engine).get_table_names())
     engine.dispose()

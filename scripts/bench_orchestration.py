@@ -163,7 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--articles", type=int, default=2000)
     p.add_argument("--feeds", type=int, default=4)
+    p.add_argument("--quick", action="store_true", help="200 articles (a smoke run)")
     args = p.parse_args(argv)
+    if args.quick:
+        args.articles = min(args.articles, 200)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")

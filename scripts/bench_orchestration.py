@@ -34,10 +34,11 @@ from typing import Any
 
 import yaml
 
+from scripts.shared_data import RSS2023
 from tests.flows.prefect_server import REPO, PrefectServer
 from tests.support.httpserver import LocalHTTPServer, Response
 
-CORPUS = Path("/work/shared/corpora/rss2023")
+CORPUS = RSS2023
 OUTLETS = ["guardian", "bbc-news", "wsj-world", "aljazeera", "nytimes-world", "nbcnews-world"]
 
 

@@ -18,12 +18,12 @@ import random
 import statistics
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from monitors.developments import DevelopmentIndex
 from monitors.topics import DEFAULT_ACTORS, DEFAULT_TOPICS, Tagger, strip_html
+from scripts.shared_data import CORPORA
 
-SHARED = Path("/work/shared/corpora")
+SHARED = CORPORA
 WATCHED = frozenset({"flights", "sanctions", "summits"})
 
 

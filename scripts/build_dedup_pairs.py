@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from monitors.text import normalize_text
+from scripts.shared_data import SHARED
 
-SHARED = Path("/work/shared")
 SEEDS = SHARED / "seeds"
 RSS = SHARED / "corpora" / "rss2023"
 KCNA = SHARED / "corpora" / "kcna2024" / "kcna.jsonl.gz"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,8 +20,8 @@ from pathlib import Path
 
 from monitors.developments import DevelopmentIndex
 from monitors.topics import DEFAULT_ACTORS, DEFAULT_TOPICS, Tagger, headline_topics, strip_html
+from scripts.shared_data import SHARED
 
-SHARED = Path(os.environ.get("NEWSMON_SHARED", "/work/shared"))
 LABELS = SHARED / "labels" / "rss2023-dev.jsonl"
 EVENTS = SHARED / "labels" / "events-dev.json"
 CORPUS = SHARED / "corpora" / "rss2023"

@@ -15,9 +15,10 @@ import pytest
 
 from monitors.errors import FeedParseError
 from monitors.feeds import html_to_text, parse_feed
+from scripts.shared_data import RSS2023
 
 URL = "https://feeds.example.com/world.xml"
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "rss2023"
+CORPUS = RSS2023
 
 
 def parse(body: bytes, content_type: str | None = "application/rss+xml"):

@@ -14,11 +14,11 @@ import lxml.html
 import pytest
 
 from monitors.samples import make_sample_server, start_in_thread
+from scripts.shared_data import CORPORA
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
 SEED_003 = REPO / "seeds" / "003_4a941d7cde7f6a05.txt"
-CORPORA = REPO.parent / "shared" / "corpora"
 
 
 class Client:

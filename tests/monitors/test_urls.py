@@ -5,14 +5,14 @@ from __future__ import annotations
 import gzip
 import json
 from collections import defaultdict
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from monitors.urls import canonical_url
+from scripts.shared_data import RSS2023
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "rss2023"
+CORPUS = RSS2023
 
 # Pairs copied verbatim from the corpus (README "Deduplication"): the same article twice.
 SAME_ARTICLE = [

@@ -59,9 +59,10 @@ typecheck: $(BIN)/.installed
 pytest: $(BIN)/.installed
 	$(BIN)/pytest -q
 
-## bench: benchmarks (not tests); results are appended to docs/benchmarks.md by hand with the machine.
+## bench: benchmarks (not tests; `make bench ARGS=--quick` for a smoke run); results are written
+## by hand into docs/benchmarks.md with the machine and the command.
 bench: $(BIN)/.installed
-	$(BIN)/python -m scripts.bench_all
+	$(BIN)/python -m scripts.bench_all $(ARGS)
 
 POOL ?= newsmon-pool
 

@@ -54,9 +54,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     """One monitoring pass as a Prefect flow run; prints the summary and the run's URL."""
     path = _monitor_path(args)
     cfg = load_config(path)  # a bad file stops here, before any work
+    from prefect import tags
+
     from flows.monitor_flow import monitor_flow
 
-    summary = monitor_flow(monitor=path, force=not args.due_only)
+    with tags("newsmon", cfg.name):
+        summary = monitor_flow(monitor=path, force=not args.due_only)
     print(format_summary(cfg, summary))
     return 0
 

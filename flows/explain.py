@@ -15,6 +15,7 @@ from monitors.errors import NewsmonError
 from monitors.extract import extract_one
 from monitors.fetch import Fetcher
 from monitors.seeds import load_seeds
+from monitors.topics import headline_topics
 from storage import repository as repo
 from storage.db import get_engine
 
@@ -46,6 +47,7 @@ def explain(cfg: MonitorConfig, target: str) -> dict[str, Any]:
     """Extract the page, compare it with seeds and stored articles, tag it, judge the alert."""
     raw, url = _read_target(cfg, target)
     ext = extract_one(raw, url)
+    published = (ext.published if ext is not None else None) or pipeline.now_utc()
     if ext is None or not ext.text.strip():
         text = raw.decode("utf-8", errors="replace")
         title = text.strip().splitlines()[0][:200] if text.strip() else ""
@@ -53,6 +55,7 @@ def explain(cfg: MonitorConfig, target: str) -> dict[str, Any]:
     else:
         text, title, source = ext.text, ext.title, ext.source
     engine = get_engine(cfg.resolved_database_url)
+    pipeline.prepare(cfg, engine, now=pipeline.now_utc())  # seeds and their developments stored
     index = DedupIndex(cfg.dedup)
     for seed in load_seeds(cfg.seeds_dir):
         index.add(key=seed.seed_id, kind="seed", text=seed.text, title=seed.title)
@@ -72,11 +75,28 @@ def explain(cfg: MonitorConfig, target: str) -> dict[str, Any]:
     elif not watched:
         why = f"no: no watched topic ({', '.join(cfg.alerts.topics)}) found"
     else:
-        why = f"yes, unless it joins an existing development: watched topics {', '.join(watched)}"
+        with Session(engine) as s:
+            devs = pipeline.build_development_index(cfg, s, now=pipeline.now_utc())
+        heads = headline_topics(tagging, title)
+        assignment = devs.assign(
+            title=title,
+            text=text,
+            topics=frozenset(tagging.topic_names()),
+            published=published,
+            watched=frozenset(cfg.alerts.topics),
+            headline_topics=heads,
+        )
+        if assignment.key is None:
+            why = f"yes: a new development on watched topic(s) {', '.join(watched)}"
+        else:
+            ref = devs.get(assignment.key)
+            known = f"seed {ref.seed_ref}" if ref.seed_ref else f"development {ref.key}"
+            why = f"no: {assignment.reason} (already covered by {known})"
     return {
         "target": target,
         "url": url,
         "title": title,
+        "published": published.isoformat(),
         "text_source": source,
         "text_chars": len(text),
         "duplicate": _match_dict(verdict),

@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from flows.report import markdown_report
 from monitors import outbox, pipeline
 from monitors.config import MonitorConfig, load_config
+from monitors.errors import ConfigError
 from monitors.fetch import Fetcher
 from storage import repository as repo
 from storage.db import get_engine, session_scope
@@ -34,11 +35,14 @@ POLL_RUNNER: Any = ThreadPoolTaskRunner(max_workers=POLL_THREADS)
 
 
 def run_name() -> str:
-    """Flow-run name: the monitor file's stem and the start time."""
-    params = flow_run.parameters or {}
-    stem = Path(str(params.get("monitor", DEFAULT_MONITOR))).stem
+    """Flow-run name: the monitor's name (its file's stem if the file is unreadable) and time."""
+    path = str((flow_run.parameters or {}).get("monitor", DEFAULT_MONITOR))
+    try:
+        name = load_config(path).name
+    except ConfigError:
+        name = Path(path).stem  # the flow itself reports the error
     started = flow_run.scheduled_start_time
-    return f"{stem}-{started:%Y%m%d-%H%M%S}" if started else stem
+    return f"{name}-{started:%Y%m%d-%H%M%S}" if started else name
 
 
 def run_url() -> str | None:

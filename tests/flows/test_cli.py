@@ -155,3 +155,20 @@ def test_export_and_listings_after_a_pass(
     assert "Kim Jong-un arrives in Russia" in devs_out
     assert main(["alerts", "--monitor", str(path)]) == 0
     assert "new_development  sent" in capsys.readouterr().out
+
+
+def test_explain_says_a_new_development_would_alert_and_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.newsfixture import sample_page
+
+    _, body = sample_page("guardian", "686b5362458d", "http://127.0.0.1:9")
+    path = tmp_path / "page.html"
+    path.write_bytes(body)
+    assert main(["explain", str(path), "--monitor", str(monitor_file(tmp_path))]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["duplicate"] is None
+    assert result["published"].startswith("2023-09-12")
+    assert result["would_alert"] is True
+    assert result["why"].startswith("yes: a new development on watched topic(s) ")
+    assert "summits" in result["why"]

@@ -16,6 +16,7 @@ number of stored developments.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -526,6 +527,10 @@ class DevelopmentIndex:
         self._entity_fn = entity_fn
         self._refs: dict[str, DevelopmentRef] = {}
         self._members: list[_Member] = []
+        #: Members' publication times (POSIX seconds), parallel to `_members`, and whether they
+        #: were added in time order (then a newest-first postings scan may stop at the window).
+        self._member_ts: list[float] = []
+        self._in_time_order = True
         self._seed_members: list[_Member] = []
         self._profiles: dict[str, _Profile] = {}
         self._postings: dict[str, list[int]] = {}
@@ -586,6 +591,10 @@ class DevelopmentIndex:
             return
         mid = len(self._members)
         self._members.append(member)
+        ts = published.timestamp()
+        if self._member_ts and ts < self._member_ts[-1]:
+            self._in_time_order = False
+        self._member_ts.append(ts)
         for f in feats:
             self._postings.setdefault(f, []).append(mid)
         prof = self._profiles.get(key)
@@ -669,18 +678,33 @@ class DevelopmentIndex:
         usable = sorted(
             (f for f in feats if 0 < self._df.get(f, 0) <= cap), key=lambda f: self._df[f]
         )
-        lo, hi = published - self.long_window, published + self.long_window
+        span = self.long_window.total_seconds()
+        lo, hi = published.timestamp() - span, published.timestamp() + span
         acc: dict[int, float] = {}
         members = self._members
+        member_ts = self._member_ts
+        ordered = self._in_time_order
         for f in usable[:MAX_QUERY_FEATURES]:
             postings = self._postings.get(f)
             if not postings:
                 continue
             w2 = self._idf(f) ** 2
-            for mid in reversed(postings[-MAX_POSTINGS_SCAN:]):
+            if ordered:
+                # postings are in time order: jump past the members newer than the window
+                end = bisect.bisect_right(postings, hi, key=member_ts.__getitem__)
+                scan = postings[max(0, end - MAX_POSTINGS_SCAN) : end]
+            else:
+                scan = postings[-MAX_POSTINGS_SCAN:]
+            for mid in reversed(scan):
                 if mid in acc:
                     acc[mid] += w2
-                elif lo <= members[mid].published <= hi:
+                    continue
+                ts = member_ts[mid]
+                if ts < lo:
+                    if ordered:
+                        break  # every older posting is out of the window too
+                    continue
+                if ts <= hi:
                     acc[mid] = w2
         if not acc:
             return acc
@@ -694,9 +718,10 @@ class DevelopmentIndex:
         far_bar = (self.long_threshold - TOPIC_BONUS) * qnorm
         profiles = self._profiles if USE_PROFILE else {}
         out: dict[int, float] = {}
+        now_ts, window_s = published.timestamp(), self.window.total_seconds()
         for mid, dot in acc.items():
             m = members[mid]
-            bar = near_bar if abs(published - m.published) <= self.window else far_bar
+            bar = near_bar if abs(now_ts - member_ts[mid]) <= window_s else far_bar
             if dot + most < bar * m.norm:
                 prof = profiles.get(m.key)
                 if prof is None or prof.n < 2:

@@ -368,6 +368,7 @@ def build_development_index(
     seeds = {s.seed_id: s for s in repo.list_seeds(session, monitor=cfg.name)}
     for dev in repo.list_developments(session, monitor=cfg.name, since=now - DEVELOPMENT_LOOKBACK):
         event_date = None
+        published = as_utc(dev.first_seen_at) or now
         if dev.seed_ref and dev.seed_ref in seeds:
             seed = seeds[dev.seed_ref]
             title, text = seed.title, seed.text  # the index matches on its title and lead
@@ -376,12 +377,14 @@ def build_development_index(
             arts = repo.articles_of_development(session, development_id=dev.id or 0)
             title = dev.title
             text = arts[0].text if arts else ""
+            # the news's own time, as for articles added during a run (not when it was seen)
+            published = (as_utc(arts[0].published_at) if arts else None) or published
         index.add(
             key=str(dev.id),
             title=title,
             text=text,
             topics=frozenset(dev.topics or []),
-            published=as_utc(dev.first_seen_at) or now,
+            published=published,
             status="known" if dev.status == "known" else "new",
             seed_ref=dev.seed_ref,
             headline_topics=headline_topics(tagger.tag(title=title, text=text), title),

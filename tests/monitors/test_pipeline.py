@@ -217,3 +217,26 @@ def test_an_entry_in_two_feeds_is_downloaded_once_per_run(tmp_path: Path, sqlite
         page_requests = len(site.requests_to(arrives.path))
     assert page_requests == 1
     assert [c.text.source for c in cands] == ["page", "page"]
+
+
+def test_a_later_run_adds_follow_ups_to_the_development_without_alerting_again(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    with LocalHTTPServer() as site:
+        first = serve_sample(site, "bbc-news", "fbc2c623aa17")  # Kim reportedly heading to Russia
+        url = serve_feed(site, "/g.xml", [first])
+        cfg = config(tmp_path, sqlite_url, {"g": url})
+        engine = get_engine(sqlite_url)
+        out1 = pipeline.process_batch(
+            cfg, engine, harvest(cfg), run_id=None, now=pipeline.now_utc()
+        )
+        follow = serve_sample(site, "guardian", "0c49690f5c9c")  # expected to hold talks, next day
+        serve_feed(site, "/g.xml", [follow, first])
+        out2 = pipeline.process_batch(
+            cfg, engine, harvest(cfg), run_id=None, now=pipeline.now_utc()
+        )
+    assert [o.new_development for o in out1] == [True]
+    (later,) = [o for o in out2 if o.note != "already stored"]
+    assert later.development_id == out1[0].development_id, later.note
+    with Session(engine) as s:
+        assert len(repo.list_alerts(s, monitor="pipe")) == 1

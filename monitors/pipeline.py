@@ -366,7 +366,11 @@ def build_development_index(
     tagger = tagger or make_tagger(cfg)
     index = DevelopmentIndex()
     seeds = {s.seed_id: s for s in repo.list_seeds(session, monitor=cfg.name)}
-    for dev in repo.list_developments(session, monitor=cfg.name, since=now - DEVELOPMENT_LOOKBACK):
+    recent = repo.list_developments(session, monitor=cfg.name, since=now - DEVELOPMENT_LOOKBACK)
+    firsts = repo.first_articles(
+        session, development_ids=[d.id for d in recent if d.id is not None and not d.seed_ref]
+    )
+    for dev in recent:
         event_date = None
         published = as_utc(dev.first_seen_at) or now
         if dev.seed_ref and dev.seed_ref in seeds:
@@ -374,11 +378,11 @@ def build_development_index(
             title, text = seed.title, seed.text  # the index matches on its title and lead
             event_date = _parse_date(seed.event_date)
         else:
-            arts = repo.articles_of_development(session, development_id=dev.id or 0)
+            first = firsts.get(dev.id or 0)
             title = dev.title
-            text = arts[0].text if arts else ""
+            text = first.text if first else ""
             # the news's own time, as for articles added during a run (not when it was seen)
-            published = (as_utc(arts[0].published_at) if arts else None) or published
+            published = (as_utc(first.published_at) if first else None) or published
         index.add(
             key=str(dev.id),
             title=title,

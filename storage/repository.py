@@ -323,14 +323,20 @@ def ensure_seed_development(
     return dev
 
 
-def articles_of_development(session: Session, *, development_id: int) -> list[Article]:
-    """The articles grouped into a development, oldest first."""
-    q = (
-        select(Article)
-        .where(Article.development_id == development_id)
-        .order_by(col(Article.first_seen_at), col(Article.id))
-    )
-    return list(session.exec(q))
+def first_articles(session: Session, *, development_ids: Sequence[int]) -> dict[int, Article]:
+    """The first article (by first_seen_at, then id) of each development, in batched queries."""
+    out: dict[int, Article] = {}
+    ids = list(development_ids)
+    for i in range(0, len(ids), 500):
+        q = (
+            select(Article)
+            .where(col(Article.development_id).in_(ids[i : i + 500]))
+            .order_by(col(Article.first_seen_at), col(Article.id))
+        )
+        for a in session.exec(q):
+            if a.development_id is not None:
+                out.setdefault(a.development_id, a)
+    return out
 
 
 # --- alerts (outbox) -----------------------------------------------------------------------

@@ -17,7 +17,7 @@ from monitors.fetch import Fetcher
 from monitors.seeds import load_seeds
 from monitors.topics import headline_topics
 from storage import repository as repo
-from storage.db import get_engine
+from storage.db import get_engine, utcnow
 
 
 def _read_target(cfg: MonitorConfig, target: str) -> tuple[bytes, str]:
@@ -47,7 +47,7 @@ def explain(cfg: MonitorConfig, target: str) -> dict[str, Any]:
     """Extract the page, compare it with seeds and stored articles, tag it, judge the alert."""
     raw, url = _read_target(cfg, target)
     ext = extract_one(raw, url)
-    published = (ext.published if ext is not None else None) or pipeline.now_utc()
+    published = (ext.published if ext is not None else None) or utcnow()
     if ext is None or not ext.text.strip():
         text = raw.decode("utf-8", errors="replace")
         title = text.strip().splitlines()[0][:200] if text.strip() else ""
@@ -55,7 +55,7 @@ def explain(cfg: MonitorConfig, target: str) -> dict[str, Any]:
     else:
         text, title, source = ext.text, ext.title, ext.source
     engine = get_engine(cfg.resolved_database_url)
-    pipeline.prepare(cfg, engine, now=pipeline.now_utc())  # seeds and their developments stored
+    pipeline.prepare(cfg, engine, now=utcnow())  # seeds and their developments stored
     index = DedupIndex(cfg.dedup)
     for seed in load_seeds(cfg.seeds_dir):
         index.add(key=seed.seed_id, kind="seed", text=seed.text, title=seed.title)
@@ -76,7 +76,7 @@ def explain(cfg: MonitorConfig, target: str) -> dict[str, Any]:
         why = f"no: no watched topic ({', '.join(cfg.alerts.topics)}) found"
     else:
         with Session(engine) as s:
-            devs = pipeline.build_development_index(cfg, s, now=pipeline.now_utc())
+            devs = pipeline.build_development_index(cfg, s, now=utcnow())
         heads = headline_topics(tagging, title)
         assignment = devs.assign(
             title=title,

@@ -25,7 +25,7 @@ from monitors.config import MonitorConfig, load_config
 from monitors.errors import ConfigError
 from monitors.fetch import Fetcher
 from storage import repository as repo
-from storage.db import get_engine, session_scope
+from storage.db import get_engine, session_scope, utcnow
 
 DEFAULT_MONITOR = "config/sample.yaml"
 #: Feeds polled at once in a run (each also fetches its pages with a few threads, and the
@@ -173,7 +173,7 @@ def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> dict[st
     logger = get_run_logger()
     cfg = load_config(monitor)
     engine = get_engine(cfg.resolved_database_url)
-    now = pipeline.now_utc()
+    now = utcnow()
     url = run_url()
     with session_scope(engine) as s:
         run_id = repo.start_run(s, monitor=cfg.name, flow_run_id=str(flow_run.id or "")).id or 0

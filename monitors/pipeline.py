@@ -909,8 +909,3 @@ def outcome_rows(outcomes: list[ArticleOutcome]) -> list[dict[str, Any]]:
         d["topics"] = ", ".join(o.topics)
         rows.append(d)
     return rows
-
-
-def now_utc() -> datetime:
-    """The current time, aware UTC."""
-    return datetime.now(UTC)

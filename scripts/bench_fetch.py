@@ -59,7 +59,7 @@ from monitors import pipeline
 from monitors.config import MonitorConfig, parse_config
 from monitors.fetch import Fetcher
 from scripts.build_dedup_pairs import html_to_text, read_jsonl
-from storage.db import get_engine
+from storage.db import get_engine, utcnow
 from tests.support.httpserver import LocalHTTPServer, Request, Response
 
 REPO = Path(__file__).resolve().parents[1]
@@ -501,7 +501,7 @@ def run_pass(label: str, cfg: MonitorConfig, counters: Any, *, threads: int) -> 
     st = PassStats(label)
     cpu0 = _cpu()
     t0 = time.perf_counter()
-    now = pipeline.now_utc()
+    now = utcnow()
     prepared = pipeline.prepare(cfg, engine, now=now, force=True)
     t1 = time.perf_counter()
     with (

@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from scripts.shared_data import RSS2023
+from storage.db import utcnow
 from tests.flows.prefect_server import REPO, PrefectServer
 from tests.support.httpserver import LocalHTTPServer, Response
 
@@ -126,7 +127,7 @@ def run_plain(monitor: Path) -> dict[str, Any]:
 
     cfg = load_config(str(monitor))
     engine = get_engine(cfg.resolved_database_url)
-    now = pipeline.now_utc()
+    now = utcnow()
     with session_scope(engine) as s:
         run_id = repo.start_run(s, monitor=cfg.name, flow_run_id="plain").id or 0
     prepared = pipeline.prepare(cfg, engine, now=now, force=True)

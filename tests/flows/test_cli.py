@@ -15,7 +15,7 @@ from flows.cli import main
 from monitors import outbox, pipeline
 from monitors.config import load_config
 from monitors.fetch import Fetcher
-from storage.db import get_engine
+from storage.db import get_engine, utcnow
 from tests.support.httpserver import LocalHTTPServer
 from tests.support.newsfixture import serve_feed, serve_sample
 
@@ -121,7 +121,7 @@ def test_export_and_listings_after_a_pass(
         path = monitor_file(tmp_path, {"g": url})
         cfg = load_config(path)
         engine = get_engine(cfg.resolved_database_url)
-        now = pipeline.now_utc()
+        now = utcnow()
         prepared = pipeline.prepare(cfg, engine, now=now)
         with Fetcher(cfg.fetch) as fetcher:
             harvests = [pipeline.harvest_feed(cfg, engine, fetcher, feed_name="g", now=now)]

@@ -17,7 +17,7 @@ from monitors import pipeline
 from monitors.config import MonitorConfig, parse_config
 from monitors.fetch import Fetcher
 from storage import repository as repo
-from storage.db import get_engine
+from storage.db import get_engine, utcnow
 from storage.models import Article, Feed
 from tests.support.faults import unaccepting_port
 from tests.support.httpserver import LocalHTTPServer, Request, Response
@@ -70,7 +70,7 @@ def run_pass(tmp_path: Path, site: LocalHTTPServer, bad_url: str) -> Pass:
         }
     )
     engine = get_engine(cfg.resolved_database_url)
-    now = pipeline.now_utc()
+    now = utcnow()
     prepared = pipeline.prepare(cfg, engine, now=now, force=True)
     with Fetcher(cfg.fetch) as fetcher:
         harvests = [
@@ -145,7 +145,7 @@ def test_429_with_retry_after(tmp_path: Path, site: LocalHTTPServer) -> None:
     assert_feed_failed(p, "429")
     row = p.feed("bad")
     assert row.next_due_at is not None
-    assert (row.next_due_at - pipeline.now_utc()).total_seconds() > 7000
+    assert (row.next_due_at - utcnow()).total_seconds() > 7000
 
 
 @pytest.mark.parametrize(
@@ -240,7 +240,7 @@ def test_410_disables_the_feed(tmp_path: Path, site: LocalHTTPServer) -> None:
     assert "disabled" in (p.feed("bad").disabled_reason or "")
     # a disabled feed is not polled again, and the pass still completes
     again_prepared = pipeline.prepare(
-        p.cfg, get_engine(p.cfg.resolved_database_url), now=pipeline.now_utc(), force=True
+        p.cfg, get_engine(p.cfg.resolved_database_url), now=utcnow(), force=True
     )
     assert again_prepared.due_feeds == ["good"]
     assert again_prepared.skipped_feeds["bad"].startswith("disabled: ")

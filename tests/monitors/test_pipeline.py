@@ -11,7 +11,7 @@ from monitors import pipeline
 from monitors.config import MonitorConfig, parse_config
 from monitors.fetch import Fetcher
 from storage import repository as repo
-from storage.db import get_engine
+from storage.db import get_engine, utcnow
 from storage.models import ArticleSource, ArticleVersion
 from tests.support.httpserver import LocalHTTPServer
 from tests.support.newsfixture import Entry, serve_feed, serve_sample
@@ -34,7 +34,7 @@ def config(tmp_path: Path, db_url: str, feeds: dict[str, str]) -> MonitorConfig:
 
 def harvest(cfg: MonitorConfig) -> list[pipeline.Candidate]:
     engine = get_engine(cfg.resolved_database_url)
-    now = pipeline.now_utc()
+    now = utcnow()
     prepared = pipeline.prepare(cfg, engine, now=now, force=True)
     with Fetcher(cfg.fetch) as fetcher:
         hs = [
@@ -55,9 +55,7 @@ def test_overlapping_runs_store_one_article_and_one_alert(tmp_path: Path, db_url
 
     def run() -> None:
         barrier.wait()
-        results.append(
-            pipeline.process_batch(cfg, engine, cands, run_id=None, now=pipeline.now_utc())
-        )
+        results.append(pipeline.process_batch(cfg, engine, cands, run_id=None, now=utcnow()))
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for t in threads:
@@ -86,7 +84,7 @@ def test_same_article_through_two_feeds_is_stored_once_with_both_sources(
         cfg = config(tmp_path, sqlite_url, feeds)
         cands = harvest(cfg)
         engine = get_engine(sqlite_url)
-        outcomes = pipeline.process_batch(cfg, engine, cands, run_id=None, now=pipeline.now_utc())
+        outcomes = pipeline.process_batch(cfg, engine, cands, run_id=None, now=utcnow())
     assert [o.note for o in outcomes].count("already stored") == 1
     with Session(engine) as s:
         (article,) = repo.list_articles(s, monitor="pipe")
@@ -102,7 +100,7 @@ def test_changed_entry_becomes_a_new_version_not_a_new_article(
         url = serve_feed(site, "/g.xml", [arrives])
         cfg = config(tmp_path, sqlite_url, {"g": url})
         engine = get_engine(sqlite_url)
-        pipeline.process_batch(cfg, engine, harvest(cfg), run_id=None, now=pipeline.now_utc())
+        pipeline.process_batch(cfg, engine, harvest(cfg), run_id=None, now=utcnow())
         changed = Entry(
             arrives.guid,
             arrives.title + " – updated",
@@ -111,7 +109,7 @@ def test_changed_entry_becomes_a_new_version_not_a_new_article(
             arrives.description + "&lt;p&gt;Update: the talks began.&lt;/p&gt;",
         )
         serve_feed(site, "/g.xml", [changed])
-        out = pipeline.process_batch(cfg, engine, harvest(cfg), run_id=None, now=pipeline.now_utc())
+        out = pipeline.process_batch(cfg, engine, harvest(cfg), run_id=None, now=utcnow())
     assert [o.note for o in out] == ["changed: stored as version 2"]
     with Session(engine) as s:
         (article,) = repo.list_articles(s, monitor="pipe")
@@ -133,11 +131,11 @@ def test_failing_feed_raises_one_health_alert_and_one_recovery_notice(
         engine = get_engine(sqlite_url)
         for _ in range(4):
             harvest(cfg)
-            changes = pipeline.check_feed_health(cfg, engine, run_id=None, now=pipeline.now_utc())
+            changes = pipeline.check_feed_health(cfg, engine, run_id=None, now=utcnow())
         arrives = serve_sample(site, "guardian", "686b5362458d")
         serve_feed(site, "/f.xml", [arrives])
         harvest(cfg)
-        recovered = pipeline.check_feed_health(cfg, engine, run_id=None, now=pipeline.now_utc())
+        recovered = pipeline.check_feed_health(cfg, engine, run_id=None, now=utcnow())
     assert changes == []  # the alert was raised once, on the third failure, not again
     assert recovered == ["Feed f recovered: " + recovered[0].split(": ", 1)[1]]
     with Session(engine) as s:
@@ -171,10 +169,10 @@ def test_silent_feed_is_flagged_after_ten_typical_gaps(tmp_path: Path, sqlite_ur
     with Session(engine) as s:
         feed = repo.get_feed(s, monitor="pipe", name="g")
     assert feed.typical_gap_seconds is not None and feed.typical_gap_seconds > 0
-    soon = pipeline.now_utc() + timedelta(hours=1)
+    soon = utcnow() + timedelta(hours=1)
     assert pipeline.check_feed_health(cfg, engine, run_id=None, now=soon) == []
     later = (
-        pipeline.now_utc()
+        utcnow()
         + pipeline.SILENCE_MIN
         + timedelta(seconds=pipeline.SILENCE_FACTOR * feed.typical_gap_seconds)
     )
@@ -192,7 +190,7 @@ def test_a_poll_where_every_entry_is_new_is_recorded_as_a_possible_gap(
         url = serve_feed(site, "/g.xml", first)
         cfg = config(tmp_path, sqlite_url, {"g": url})
         engine = get_engine(sqlite_url)
-        now = pipeline.now_utc()
+        now = utcnow()
         pipeline.prepare(cfg, engine, now=now, force=True)
         with Fetcher(cfg.fetch) as fetcher:
             h1 = pipeline.harvest_feed(cfg, engine, fetcher, feed_name="g", now=now)
@@ -227,14 +225,10 @@ def test_a_later_run_adds_follow_ups_to_the_development_without_alerting_again(
         url = serve_feed(site, "/g.xml", [first])
         cfg = config(tmp_path, sqlite_url, {"g": url})
         engine = get_engine(sqlite_url)
-        out1 = pipeline.process_batch(
-            cfg, engine, harvest(cfg), run_id=None, now=pipeline.now_utc()
-        )
+        out1 = pipeline.process_batch(cfg, engine, harvest(cfg), run_id=None, now=utcnow())
         follow = serve_sample(site, "guardian", "0c49690f5c9c")  # expected to hold talks, next day
         serve_feed(site, "/g.xml", [follow, first])
-        out2 = pipeline.process_batch(
-            cfg, engine, harvest(cfg), run_id=None, now=pipeline.now_utc()
-        )
+        out2 = pipeline.process_batch(cfg, engine, harvest(cfg), run_id=None, now=utcnow())
     assert [o.new_development for o in out1] == [True]
     (later,) = [o for o in out2 if o.note != "already stored"]
     assert later.development_id == out1[0].development_id, later.note

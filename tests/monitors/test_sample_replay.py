@@ -13,7 +13,7 @@ from monitors.fetch import Fetcher
 from monitors.outbox import deliver_pending
 from monitors.samples import make_sample_server
 from storage import repository as repo
-from storage.db import get_engine
+from storage.db import get_engine, utcnow
 
 REPO = Path(__file__).resolve().parents[2]
 LAVROV = ["nbcnews-world/6c9eef394414", "guardian/01ba64d516b9"]  # covered by seed 003
@@ -38,7 +38,7 @@ def test_sample_pass_alerts_new_developments_and_not_what_the_seeds_cover(
         )
         cfg = parse_config(sample)
         engine = get_engine(cfg.resolved_database_url)
-        now = pipeline.now_utc()
+        now = utcnow()
         prepared = pipeline.prepare(cfg, engine, now=now)
         with Fetcher(cfg.fetch) as fetcher:
             harvests = [

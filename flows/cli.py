@@ -151,20 +151,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
     from storage import repository as repo
+    from storage.models import AlertPublic, ArticlePublic
 
     cfg = _load(args)
     with Session(_engine(cfg)) as s:
         if args.what == "articles":
             arts = repo.list_articles(s, monitor=cfg.name)
             tags = repo.tags_for(s, article_ids=[a.id or 0 for a in arts])
-            rows: list[dict[str, Any]] = []
-            for a in arts:
-                d = a.model_dump(exclude={"text", "summary", "actors"})
-                d["topics"] = ",".join(sorted(t.topic for t in tags.get(a.id or 0, [])))
-                rows.append(d)
+            rows: list[dict[str, Any]] = [
+                ArticlePublic.model_validate(
+                    a,
+                    update={"topics": sorted(t.topic for t in tags.get(a.id or 0, []))},
+                ).model_dump()
+                for a in arts
+            ]
+            for r in rows:
+                r["topics"] = ",".join(r["topics"])
         else:
             rows = [
-                a.model_dump(exclude={"payload"}) for a in repo.list_alerts(s, monitor=cfg.name)
+                AlertPublic.model_validate(a).model_dump()
+                for a in repo.list_alerts(s, monitor=cfg.name)
             ]
     buf = io.StringIO()
     if args.format == "jsonl":

@@ -10,13 +10,10 @@ from sqlmodel import Session
 
 from monitors import pipeline
 from monitors.config import MonitorConfig
-from monitors.dedup import DedupIndex
 from monitors.errors import NewsmonError
 from monitors.extract import extract_one
 from monitors.fetch import Fetcher
-from monitors.seeds import load_seeds
 from monitors.topics import headline_topics
-from storage import repository as repo
 from storage.db import get_engine, utcnow
 
 
@@ -56,12 +53,8 @@ def explain(cfg: MonitorConfig, target: str) -> dict[str, Any]:
         text, title, source = ext.text, ext.title, ext.source
     engine = get_engine(cfg.resolved_database_url)
     pipeline.prepare(cfg, engine, now=utcnow())  # seeds and their developments stored
-    index = DedupIndex(cfg.dedup)
-    for seed in load_seeds(cfg.seeds_dir):
-        index.add(key=seed.seed_id, kind="seed", text=seed.text, title=seed.title)
     with Session(engine) as s:
-        for aid, atitle, atext in repo.iter_article_texts(s, monitor=cfg.name):
-            index.add(key=str(aid), kind="article", text=atext, title=atitle)
+        index = pipeline.build_dedup_index(cfg, s)
     verdict = index.find(text=text, title=title)
     tagging = pipeline.make_tagger(cfg).tag(title=title, text=text)
     watched = sorted(set(tagging.topic_names()) & set(cfg.alerts.topics))

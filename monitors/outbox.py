@@ -162,12 +162,12 @@ def make_channels(
         )
     if cfg.channels.outbox:
         box = FileOutbox(cfg.outbox_dir)
-        channels["outbox"] = Channel("outbox", lambda c, _t, m: _discard(box.send(c, key=m)))
+
+        def to_outbox(content: AlertContent, _thread: str, key: str) -> None:
+            box.send(content, key=key)
+
+        channels["outbox"] = Channel("outbox", to_outbox)
     return channels
-
-
-def _discard(_: object) -> None:
-    return None
 
 
 def _thread_key(alert: Alert) -> str:

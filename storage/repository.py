@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -253,15 +253,6 @@ def iter_article_texts(
         for aid, title, text in rows:
             yield int(aid or 0), title, text
         last = int(rows[-1][0] or 0)
-
-
-def article_count(session: Session, *, monitor: str) -> int:
-    """How many articles a monitor has stored."""
-    return int(
-        session.exec(
-            select(func.count()).select_from(Article).where(Article.monitor == monitor)
-        ).one()
-    )
 
 
 def tags_for(session: Session, *, article_ids: Sequence[int]) -> dict[int, list[TopicTag]]:

@@ -54,7 +54,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 
 typecheck: $(BIN)/.installed
-	$(BIN)/mypy flows monitors storage tests scripts
+	$(BIN)/mypy flows monitors pipeline devtools storage tests scripts
 
 pytest: $(BIN)/.installed
 	$(BIN)/pytest -q

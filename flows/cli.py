@@ -113,9 +113,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_seeds(args: argparse.Namespace) -> int:
     """List the seed corpus as loaded."""
-    from monitors.pipeline import make_tagger
     from monitors.seeds import load_seeds
     from monitors.text import text_hash
+    from pipeline.core import make_tagger
 
     cfg = _load(args)
     tagger = make_tagger(cfg)
@@ -232,7 +232,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     """List alerts (pending, sent, dead) or resend dead-lettered ones."""
     from sqlmodel import Session
 
-    from monitors.outbox import deliver_pending
+    from pipeline.outbox import deliver_pending
     from storage import repository as repo
 
     cfg = _load(args)
@@ -313,7 +313,7 @@ def cmd_developments(args: argparse.Namespace) -> int:
 
 def cmd_sample_server(args: argparse.Namespace) -> int:
     """Serve the bundled sample feeds and article pages over HTTP (for offline `make run`)."""
-    from monitors.samples import serve_samples
+    from devtools.samples import serve_samples
 
     print(f"serving {args.root} on http://{args.host}:{args.port}/", flush=True)
     serve_samples(Path(args.root), host=args.host, port=args.port)

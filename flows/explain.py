@@ -8,13 +8,14 @@ from typing import Any
 
 from sqlmodel import Session
 
-from monitors import pipeline
+from monitors.clock import utcnow
 from monitors.config import MonitorConfig
 from monitors.errors import NewsmonError
 from monitors.extract import extract_one
 from monitors.fetch import Fetcher
 from monitors.topics import headline_topics
-from storage.db import get_engine, utcnow
+from pipeline import core as pipeline
+from storage.db import get_engine
 
 
 def _read_target(cfg: MonitorConfig, target: str) -> tuple[bytes, str]:

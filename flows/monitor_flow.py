@@ -1,4 +1,4 @@
-"""The monitoring pass as a Prefect flow: thin tasks around `monitors.pipeline`.
+"""The monitoring pass as a Prefect flow: thin tasks around `pipeline.core`.
 
 One task per feed (polling and page fetching run concurrently on the thread pool), then one
 task per batch stage. Retries are only where errors are transient (the database); feed-level
@@ -20,12 +20,14 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy.exc import OperationalError
 
 from flows.report import markdown_report
-from monitors import outbox, pipeline
+from monitors.clock import utcnow
 from monitors.config import MonitorConfig, load_config
 from monitors.errors import ConfigError
 from monitors.fetch import Fetcher
+from pipeline import core as pipeline
+from pipeline import outbox
 from storage import repository as repo
-from storage.db import get_engine, session_scope, utcnow
+from storage.db import get_engine, session_scope
 
 DEFAULT_MONITOR = "config/sample.yaml"
 #: Feeds polled at once in a run (each also fetches its pages with a few threads, and the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitors.pipeline import ArticleOutcome
+from pipeline.core import ArticleOutcome
 
 
 def _cell(value: object) -> str:

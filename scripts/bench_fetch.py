@@ -55,11 +55,12 @@ from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from monitors import pipeline
+from monitors.clock import utcnow
 from monitors.config import MonitorConfig, parse_config
 from monitors.fetch import Fetcher
+from pipeline import core as pipeline
 from scripts.build_dedup_pairs import html_to_text, read_jsonl
-from storage.db import get_engine, utcnow
+from storage.db import get_engine
 from tests.support.httpserver import LocalHTTPServer, Request, Response
 
 REPO = Path(__file__).resolve().parents[1]

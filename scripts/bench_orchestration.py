@@ -7,9 +7,9 @@ A local site (real HTTP server on a free port) replays `--articles` entries of r
 with one generated article page per entry (title, standfirst paragraphs, page furniture).
 The same monitor is then run twice, each time on a fresh SQLite database:
 
-* **plain**: `monitors.pipeline` as the flow calls it: prepare, `harvest_feed` per feed (on a
+* **plain**: `pipeline.core` as the flow calls it: prepare, `harvest_feed` per feed (on a
   thread pool, as the flow's task runner does), extract_batch, process_batch, check_feed_health,
-  `monitors.outbox.deliver_pending`, with the run row written before and after;
+  `pipeline.outbox.deliver_pending`, with the run row written before and after;
 * **flow**: `flows.monitor_flow.monitor_flow` against a real local Prefect server (own port and
   home; tasks, logs, states and the two artifacts go through its API).
 
@@ -34,8 +34,8 @@ from typing import Any
 
 import yaml
 
+from monitors.clock import utcnow
 from scripts.shared_data import RSS2023
-from storage.db import utcnow
 from tests.flows.prefect_server import REPO, PrefectServer
 from tests.support.httpserver import LocalHTTPServer, Response
 
@@ -119,9 +119,10 @@ def write_monitor(folder: Path, feeds: dict[str, str], db: Path) -> Path:
 
 def run_plain(monitor: Path) -> dict[str, Any]:
     """One pass with the plain pipeline functions; returns the summary."""
-    from monitors import outbox, pipeline
     from monitors.config import load_config
     from monitors.fetch import Fetcher
+    from pipeline import core as pipeline
+    from pipeline import outbox
     from storage import repository as repo
     from storage.db import get_engine, session_scope
 

@@ -119,7 +119,7 @@ def postgres_available(admin_url: str = POSTGRES_ADMIN_URL) -> bool:
 @contextmanager
 def sample_site() -> Iterator[str]:
     """Serve the bundled samples on a free port in a thread; yields the base URL."""
-    from monitors.samples import SampleServer, make_sample_server, start_in_thread
+    from devtools.samples import SampleServer, make_sample_server, start_in_thread
 
     server = make_sample_server(REPO / "samples", host="127.0.0.1", port=0)
     assert isinstance(server, SampleServer)

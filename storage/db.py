@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +18,6 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 _migrated: set[str] = set()
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC (SQLModel stores aware datetimes as UTC)."""
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """An aware UTC datetime (naive input is taken as UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.db import utcnow
+from monitors.clock import utcnow
 from storage.models import (
     Alert,
     Article,

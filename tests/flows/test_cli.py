@@ -12,10 +12,12 @@ import pytest
 import yaml
 
 from flows.cli import main
-from monitors import outbox, pipeline
+from monitors.clock import utcnow
 from monitors.config import load_config
 from monitors.fetch import Fetcher
-from storage.db import get_engine, utcnow
+from pipeline import core as pipeline
+from pipeline import outbox
+from storage.db import get_engine
 from tests.support.httpserver import LocalHTTPServer
 from tests.support.newsfixture import serve_feed, serve_sample
 

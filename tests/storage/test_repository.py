@@ -9,8 +9,9 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from monitors.clock import utcnow
 from storage import repository as repo
-from storage.db import migrate, utcnow
+from storage.db import migrate
 from storage.models import Alert, Article
 
 REPO = Path(__file__).resolve().parents[2]

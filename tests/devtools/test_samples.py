@@ -1,4 +1,4 @@
-"""The bundled sample feeds (samples/) and the sample server (monitors.samples)."""
+"""The bundled sample feeds (samples/) and the sample server (devtools.samples)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import feedparser
 import lxml.html
 import pytest
 
-from monitors.samples import make_sample_server, start_in_thread
+from devtools.samples import make_sample_server, start_in_thread
 from scripts.shared_data import CORPORA
 
 REPO = Path(__file__).resolve().parents[2]

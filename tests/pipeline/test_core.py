@@ -7,11 +7,12 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from monitors import pipeline
+from monitors.clock import utcnow
 from monitors.config import MonitorConfig, parse_config
 from monitors.fetch import Fetcher
+from pipeline import core as pipeline
 from storage import repository as repo
-from storage.db import get_engine, utcnow
+from storage.db import get_engine
 from storage.models import ArticleSource, ArticleVersion
 from tests.support.httpserver import LocalHTTPServer
 from tests.support.newsfixture import Entry, serve_feed, serve_sample

@@ -24,10 +24,10 @@ from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from monitors import outbox
 from monitors.alerts import AlertContent, AlertKind, SourceLink, alert_subject
 from monitors.config import MonitorConfig, parse_config
 from monitors.records import TopicHit
+from pipeline import outbox
 from storage import repository as repo
 from storage.db import get_engine
 from storage.models import Alert, Development
@@ -345,7 +345,7 @@ def test_overlapping_deliveries_send_each_alert_once(
 CRASHING_DELIVERY = textwrap.dedent(
     """
     import sys
-    from monitors import outbox
+    from pipeline import outbox
     from monitors.config import load_config
     from storage.db import get_engine
     cfg = load_config(sys.argv[1])

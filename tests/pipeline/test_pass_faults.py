@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from monitors import pipeline
+from monitors.clock import utcnow
 from monitors.config import MonitorConfig, parse_config
 from monitors.fetch import Fetcher
+from pipeline import core as pipeline
 from storage import repository as repo
-from storage.db import get_engine, utcnow
+from storage.db import get_engine
 from storage.models import Article, Feed
 from tests.support.faults import unaccepting_port
 from tests.support.httpserver import LocalHTTPServer, Request, Response
@@ -80,7 +81,7 @@ def run_pass(tmp_path: Path, site: LocalHTTPServer, bad_url: str) -> Pass:
     outcomes = pipeline.process_batch(
         cfg, engine, pipeline.extract_batch(harvests), run_id=None, now=now
     )
-    from monitors.outbox import deliver_pending
+    from pipeline.outbox import deliver_pending
 
     summary = pipeline.summarize(
         prepared=prepared,

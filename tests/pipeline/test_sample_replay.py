@@ -7,13 +7,14 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from monitors import pipeline
+from devtools.samples import make_sample_server
+from monitors.clock import utcnow
 from monitors.config import load_config, parse_config
 from monitors.fetch import Fetcher
-from monitors.outbox import deliver_pending
-from monitors.samples import make_sample_server
+from pipeline import core as pipeline
+from pipeline.outbox import deliver_pending
 from storage import repository as repo
-from storage.db import get_engine, utcnow
+from storage.db import get_engine
 
 REPO = Path(__file__).resolve().parents[2]
 LAVROV = ["nbcnews-world/6c9eef394414", "guardian/01ba64d516b9"]  # covered by seed 003

@@ -3,7 +3,7 @@
 Stages: `prepare` (feeds and seeds into the database) → `harvest_feed` per feed (poll, find new
 entries, fetch their pages) → `extract_batch` (bounded full-text extraction, one worker pool
 per run) → `process_batch` (dedup, topics, developments, storage, alerts into the outbox, one
-transaction per article) → `check_feed_health` → `monitors.outbox.deliver_pending` (send what
+transaction per article) → `check_feed_health` → `pipeline.outbox.deliver_pending` (send what
 the outbox owes).
 """
 
@@ -29,25 +29,26 @@ from monitors.alerts import (
     SourceLink,
     alert_subject,
 )
+from monitors.clock import as_utc
 from monitors.config import MonitorConfig
 from monitors.dedup import DedupIndex
 from monitors.developments import DevelopmentIndex
 from monitors.errors import FetchError
 from monitors.extract import ExtractJob, extract_articles
 from monitors.fetch import FeedState, Fetcher, fetch_pages, poll_feed
-from monitors.outbox import (
+from monitors.records import DedupMatch, ExtractedText, FeedItem, Tagging
+from monitors.seeds import load_seeds
+from monitors.text import text_hash
+from monitors.topics import Tagger, headline_topics
+from pipeline.outbox import (
     DeliveryReport,
     alert_channels,
     channel_policy,
     digest_due,
     routed_channels,
 )
-from monitors.records import DedupMatch, ExtractedText, FeedItem, Tagging
-from monitors.seeds import load_seeds
-from monitors.text import text_hash
-from monitors.topics import Tagger, headline_topics
 from storage import repository as repo
-from storage.db import as_utc, session_scope
+from storage.db import session_scope
 from storage.models import Alert, Article, Development, Feed, TopicTag
 
 #: Consecutive failed polls after which a feed raises one feed-health alert.

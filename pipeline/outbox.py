@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from monitors.alerts import AlertContent, alert_subject, render_email, render_slack
+from monitors.clock import utcnow
 from monitors.config import DeliveryPolicy, MonitorConfig
 from monitors.delivery import (
     FileOutbox,
@@ -28,7 +29,7 @@ from monitors.delivery import (
 from monitors.errors import ConfigError, DeliveryError, NewsmonError
 from monitors.secrets import BlockLookup, resolve_secret
 from storage import repository as repo
-from storage.db import session_scope, utcnow
+from storage.db import session_scope
 from storage.models import Alert
 
 #: A claimed alert whose run died is sent again after this lease (at most one duplicate).

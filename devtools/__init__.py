@@ -1,0 +1,1 @@
+"""Developer tools shipped with newsmon: the bundled sample-feed server."""

@@ -1,0 +1,1 @@
+"""The pass: one monitoring pass over the domain (monitors/) and storage (storage/)."""

@@ -12,15 +12,26 @@ export PREFECT_API_URL ?= http://127.0.0.1:$(PREFECT_PORT)/api
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 export NEWSMON_DATA_DIR ?= $(DATA_DIR)
+# the sample monitor reads its feeds' port from NEWSMON_SAMPLE_PORT; `newsmon run` finds the
+# local Prefect server through PREFECT_API_URL (and NEWSMON_PREFECT_PORT without it)
+export NEWSMON_SAMPLE_PORT := $(SAMPLE_PORT)
+export NEWSMON_PREFECT_PORT := $(PREFECT_PORT)
 
 .PHONY: run test lint typecheck pytest bench server server-stop sample-server deploy worker work-pool \
 	browser-deps clean
 
+# pip's output is folded into one line that counts the packages (the full log: .venv/pip.log).
 $(BIN)/.installed: pyproject.toml constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
-	touch $@
+	@test -x $(BIN)/python || { echo "Creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "Installing newsmon and its dependencies into $(VENV) (about a minute on a cold cache)"
+	@set -o pipefail; $(BIN)/python -m pip install --progress-bar off -c constraints.txt \
+	  -e '.[dev]' 2>&1 | tee $(VENV)/pip.log | awk \
+	  '/^(Collecting|Requirement already satisfied)/{n++; printf "\r  %d packages collected", n; fflush()} \
+	   /^Installing collected/{printf "\r  %d packages collected; installing...", n; fflush()} \
+	   /^Successfully installed/{printf "\r  %d packages collected; installed      \n", n}' \
+	  || { echo; tail -n 20 $(VENV)/pip.log; echo "pip failed; full log: $(VENV)/pip.log"; exit 1; }
+	@touch $@
 
 ## run: start (or reuse) the local Prefect server and the bundled sample feeds, then run one pass.
 run: $(BIN)/.installed server sample-server

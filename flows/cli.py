@@ -1,65 +1,120 @@
-"""The `newsmon` command line."""
+"""The `newsmon` command line: the parser, the run/serve/explain/sample-server commands and
+the error handling every command shares (see `flows.cli_output` for the exit statuses)."""
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
+import logging
+import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from flows.bundled import DEFAULT_SAMPLE_PORT, LIVE_MONITOR, SAMPLE_MONITOR, SAMPLES_DIR
+from flows.cli_listings import (
+    cmd_alerts,
+    cmd_developments,
+    cmd_export,
+    cmd_feeds,
+    cmd_seeds,
+    load,
+    monitor_path,
+)
+from flows.cli_output import (
+    EXIT_FAILED,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    CliError,
+    print_json,
+    quiet_broken_pipe,
+)
 from monitors.config import MonitorConfig, load_config
 from monitors.errors import ConfigError, FetchError, NewsmonError
 
-DEFAULT_MONITOR = "config/sample.yaml"
-LIVE_MONITOR = "config/live.yaml"
+DEFAULT_MONITOR = str(SAMPLE_MONITOR)
+#: Where `make server` starts the local Prefect server ($NEWSMON_PREFECT_PORT overrides).
+LOCAL_PREFECT_PORT = 4200
 
 
-def _monitor_path(args: argparse.Namespace) -> str:
-    if getattr(args, "live", False):
-        return LIVE_MONITOR
-    return str(args.monitor)
+# --- run -----------------------------------------------------------------------------------
+def _local_prefect_api() -> str:
+    port = os.environ.get("NEWSMON_PREFECT_PORT") or str(LOCAL_PREFECT_PORT)
+    return f"http://127.0.0.1:{port}/api"
 
 
-def _load(args: argparse.Namespace) -> MonitorConfig:
-    return load_config(_monitor_path(args))
+def ensure_prefect_server() -> str:
+    """The Prefect API the run reports to: the configured one, else the local `make server` one.
+
+    Without a configured PREFECT_API_URL, Prefect would start a temporary server that vanishes
+    with the process (and its run with it); newsmon uses the local server when it answers and
+    otherwise stops with a one-line remedy (exit 4).
+    """
+    from prefect.settings import PREFECT_API_URL
+
+    configured = PREFECT_API_URL.value()
+    if configured:
+        return str(configured)
+    import httpx
+
+    api = _local_prefect_api()
+    try:
+        ok = httpx.get(f"{api}/health", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        ok = False
+    if not ok:
+        raise CliError(
+            f"no Prefect server: PREFECT_API_URL is not set and nothing answers at {api}",
+            remedy="start one with `make server` in the newsmon checkout, or set PREFECT_API_URL",
+            status=EXIT_UNAVAILABLE,
+        )
+    os.environ["PREFECT_API_URL"] = api
+    return api
 
 
-def _engine(cfg: MonitorConfig) -> Any:
-    from storage.db import get_engine
+class _StageHandler(logging.StreamHandler):
+    """Shows the pass's stage lines and every warning on stderr; the rest stays in the UI."""
 
-    return get_engine(cfg.resolved_database_url)
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.setFormatter(logging.Formatter("  %(message)s"))
 
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Stage lines, warnings and errors pass."""
+        from flows.monitor_flow import STAGE
 
-def _fmt_dt(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
-
-
-def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
-    ]
-    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
-    out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    return "\n".join(out)
+        return record.levelno >= logging.WARNING or bool(getattr(record, STAGE, False))
 
 
-# --- commands ------------------------------------------------------------------------------
+def quiet_prefect_console() -> None:
+    """Prefect's console lines ("Finished in state Completed()") off unless NEWSMON_VERBOSE=1."""
+    if os.environ.get("NEWSMON_VERBOSE") == "1":
+        return
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """One monitoring pass as a Prefect flow run; prints the summary and the run's URL."""
-    path = _monitor_path(args)
+    path = str(Path(monitor_path(args)).resolve())
     cfg = load_config(path)  # a bad file stops here, before any work
+    quiet_prefect_console()
+    api = ensure_prefect_server()
+    print(f'newsmon: monitor "{cfg.name}": running one pass (Prefect API {api})', file=sys.stderr)
     from prefect import tags
 
     from flows.monitor_flow import monitor_flow
 
-    with tags("newsmon", cfg.name):
-        summary = monitor_flow(monitor=path, force=not args.due_only)
+    handler = _StageHandler()
+    loggers = [logging.getLogger(n) for n in ("prefect.flow_runs", "prefect.task_runs")]
+    for lg in loggers:
+        lg.addHandler(handler)
+    try:
+        with tags("newsmon", cfg.name):
+            summary = monitor_flow(monitor=path, force=not args.due_only)
+    finally:
+        for lg in loggers:
+            lg.removeHandler(handler)
     print(format_summary(cfg, summary))
     return 0
 
@@ -97,7 +152,7 @@ def format_summary(cfg: MonitorConfig, s: dict[str, Any]) -> str:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the monitor on its cron schedule in this process (Prefect `serve`)."""
-    path = _monitor_path(args)
+    path = monitor_path(args)
     cfg = load_config(path)
     from flows.monitor_flow import monitor_flow
 
@@ -111,234 +166,90 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_seeds(args: argparse.Namespace) -> int:
-    """List the seed corpus as loaded."""
-    from monitors.seeds import load_seeds
-    from monitors.text import text_hash
-    from pipeline.core import make_tagger
-
-    cfg = _load(args)
-    tagger = make_tagger(cfg)
-    rows = []
-    for d in load_seeds(cfg.seeds_dir):
-        tags = tagger.tag(title=d.title, text=d.text)
-        rows.append(
-            [
-                d.seed_id,
-                d.published or "-",
-                str(len(d.text)),
-                ",".join(tags.topic_names()) or "-",
-                text_hash(d.text)[:12],
-                d.title[:70],
-            ]
-        )
-    print(f"seed corpus: {cfg.seeds_dir} ({len(rows)} documents)")
-    print(_table(rows, ["id", "published", "chars", "topics", "hash", "title"]))
-    return 0
-
-
+# --- explain, sample server ----------------------------------------------------------------
 def cmd_explain(args: argparse.Namespace) -> int:
     """Explain what newsmon would do with a page: JSON with duplicate verdict and topics."""
     from flows.explain import explain
 
-    cfg = _load(args)
-    print(json.dumps(explain(cfg, args.target), indent=2, ensure_ascii=False, default=str))
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    """Export stored articles or alerts as JSON Lines or CSV."""
-    from sqlmodel import Session
-
-    from storage import repository as repo
-    from storage.models import AlertPublic, ArticlePublic
-
-    cfg = _load(args)
-    with Session(_engine(cfg)) as s:
-        if args.what == "articles":
-            arts = repo.list_articles(s, monitor=cfg.name)
-            tags = repo.tags_for(s, article_ids=[a.id or 0 for a in arts])
-            rows: list[dict[str, Any]] = [
-                ArticlePublic.model_validate(
-                    a,
-                    update={"topics": sorted(t.topic for t in tags.get(a.id or 0, []))},
-                ).model_dump()
-                for a in arts
-            ]
-            for r in rows:
-                r["topics"] = ",".join(r["topics"])
-        else:
-            rows = [
-                AlertPublic.model_validate(a).model_dump()
-                for a in repo.list_alerts(s, monitor=cfg.name)
-            ]
-    buf = io.StringIO()
-    if args.format == "jsonl":
-        for r in rows:
-            buf.write(json.dumps(r, default=str, ensure_ascii=False) + "\n")
-    else:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["id"])
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if v is None else v) for k, v in r.items()})
-    if args.output:
-        Path(args.output).write_text(buf.getvalue(), encoding="utf-8")
-    else:
-        sys.stdout.write(buf.getvalue())
-    if args.output:
-        print(f"wrote {len(rows)} {args.what} to {args.output}", file=sys.stderr)
-    return 0
-
-
-def cmd_feeds(args: argparse.Namespace) -> int:
-    """Show every feed's health: status, last success, last new item, failure streak, next poll."""
-    from sqlmodel import Session
-
-    from storage import repository as repo
-
-    cfg = _load(args)
-    with Session(_engine(cfg)) as s:
-        feeds = repo.list_feeds(s, monitor=cfg.name)
-    rows = [
-        [
-            f.name,
-            f.status,
-            _fmt_dt(f.last_success_at),
-            _fmt_dt(f.last_new_item_at),
-            str(f.consecutive_failures),
-            _fmt_dt(f.next_due_at),
-            (f.disabled_reason or f.last_error or "")[:80],
-        ]
-        for f in feeds
-    ]
-    print(
-        _table(
-            rows,
-            [
-                "feed",
-                "status",
-                "last success",
-                "last new item",
-                "failures",
-                "next poll",
-                "last error",
-            ],
-        )
-    )
-    return 0
-
-
-def cmd_alerts(args: argparse.Namespace) -> int:
-    """List alerts (pending, sent, dead) or resend dead-lettered ones."""
-    from sqlmodel import Session
-
-    from pipeline.outbox import deliver_pending
-    from storage import repository as repo
-
-    cfg = _load(args)
-    engine = _engine(cfg)
-    if args.action == "retry":
-        with Session(engine) as s:
-            n = repo.requeue_dead_alerts(s, monitor=cfg.name, alert_ids=args.ids or None)
-        print(f"requeued {n} dead alert(s)")
-        report = deliver_pending(cfg, engine)
-        print(f"delivered {report.sent}, retrying {report.retrying}, dead {report.dead}")
-        for m in report.messages:
-            print(f"  {m}")
-        return 0
-    with Session(engine) as s:
-        alerts = repo.list_alerts(s, monitor=cfg.name, status=args.status)
-    rows = [
-        [
-            str(a.id),
-            a.channel,
-            a.kind,
-            a.status,
-            str(a.attempts),
-            _fmt_dt(a.created_at),
-            _fmt_dt(a.sent_at),
-            a.subject[:60],
-            (a.last_error or "")[:60],
-        ]
-        for a in alerts
-    ]
-    print(
-        _table(
-            rows,
-            [
-                "id",
-                "channel",
-                "kind",
-                "status",
-                "tries",
-                "created",
-                "sent",
-                "subject",
-                "last error",
-            ],
-        )
-    )
-    return 0
-
-
-def cmd_developments(args: argparse.Namespace) -> int:
-    """List developments: new ones (alerted) and seed-known ones."""
-    from sqlmodel import Session
-
-    from storage import repository as repo
-
-    cfg = _load(args)
-    with Session(_engine(cfg)) as s:
-        devs = repo.list_developments(s, monitor=cfg.name)
-    rows = [
-        [
-            str(d.id),
-            d.status,
-            _fmt_dt(d.first_seen_at),
-            str(d.article_count),
-            ",".join(d.topics or []),
-            ",".join(d.outlets or [])[:40],
-            d.seed_ref or "",
-            d.title[:70],
-        ]
-        for d in devs
-    ]
-    print(
-        _table(
-            rows, ["id", "status", "first seen", "articles", "topics", "outlets", "seed", "title"]
-        )
-    )
+    cfg = load(args)
+    print_json(explain(cfg, args.target))
     return 0
 
 
 def cmd_sample_server(args: argparse.Namespace) -> int:
     """Serve the bundled sample feeds and article pages over HTTP (for offline `make run`)."""
-    from devtools.samples import serve_samples
+    from devtools.samples import make_sample_server
 
+    try:
+        server = make_sample_server(Path(args.root), host=args.host, port=args.port)
+    except FileNotFoundError as exc:
+        raise CliError(str(exc), status=EXIT_USAGE) from None
+    except OSError as exc:
+        raise CliError(
+            f"sample-server: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})",
+            remedy="stop what uses that port, or pick another with --port "
+            "(and set NEWSMON_SAMPLE_PORT to the same for the sample monitor)",
+            status=EXIT_UNAVAILABLE,
+        ) from None
     print(f"serving {args.root} on http://{args.host}:{args.port}/", flush=True)
-    serve_samples(Path(args.root), host=args.host, port=args.port)
+    if args.port != DEFAULT_SAMPLE_PORT and os.environ.get("NEWSMON_SAMPLE_PORT") != str(args.port):
+        print(
+            f"the sample monitor polls port {DEFAULT_SAMPLE_PORT} unless "
+            f"NEWSMON_SAMPLE_PORT={args.port} is set for `newsmon run`",
+            flush=True,
+        )
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
     return 0
 
 
 # --- parser --------------------------------------------------------------------------------
+def _version() -> str:
+    try:
+        return version("newsmon")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with newsmon's error format: one line, a remedy, exit status 2."""
+
+    def error(self, message: str) -> Any:
+        """Report a bad argument as `newsmon: <message>` plus where to find the usage."""
+        command = self.prog.removeprefix("newsmon").strip()
+        raise CliError(
+            f"{command}: {message}" if command else message,
+            remedy=f"see `{self.prog} --help`",
+            status=EXIT_USAGE,
+        )
+
+
+def _monitor_args(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--monitor",
+        "-m",
+        default=os.environ.get("NEWSMON_MONITOR", DEFAULT_MONITOR),
+        help="monitor file (default $NEWSMON_MONITOR, else the bundled sample monitor)",
+    )
+    sp.add_argument(
+        "--live", action="store_true", help=f"use the real live feeds ({LIVE_MONITOR.name})"
+    )
+
+
+def _json_arg(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `newsmon`."""
-    p = argparse.ArgumentParser(prog="newsmon", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
-
-    def monitor_args(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument(
-            "--monitor",
-            "-m",
-            default=DEFAULT_MONITOR,
-            help=f"monitor file (default {DEFAULT_MONITOR})",
-        )
-        sp.add_argument(
-            "--live", action="store_true", help=f"use the real live feeds ({LIVE_MONITOR})"
-        )
+    p = _Parser(prog="newsmon", description=(__doc__ or "").splitlines()[0])
+    p.add_argument("--version", action="version", version=f"newsmon {_version()}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sp = sub.add_parser("run", help="one monitoring pass as a Prefect flow run")
-    monitor_args(sp)
+    _monitor_args(sp)
     sp.add_argument(
         "--due-only",
         action="store_true",
@@ -348,64 +259,86 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("serve", help="run the monitor on its schedule through Prefect")
-    monitor_args(sp)
+    _monitor_args(sp)
     sp.add_argument("--cron", help="override the monitor's cron schedule")
     sp.set_defaults(func=cmd_serve)
 
     sp = sub.add_parser("seeds", help="list the seed corpus as loaded")
-    monitor_args(sp)
+    _monitor_args(sp)
+    _json_arg(sp)
     sp.set_defaults(func=cmd_seeds)
 
-    sp = sub.add_parser("explain", help="explain the verdict on a local HTML file or a URL")
-    monitor_args(sp)
+    sp = sub.add_parser("explain", help="explain the verdict on a local HTML file or a URL (JSON)")
+    _monitor_args(sp)
     sp.add_argument("target", help="path of an HTML/text file, or an http(s) URL")
     sp.set_defaults(func=cmd_explain)
 
     sp = sub.add_parser("export", help="export articles or alerts")
-    monitor_args(sp)
+    _monitor_args(sp)
     sp.add_argument("what", choices=["articles", "alerts"])
-    sp.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    sp.add_argument("--format", choices=["jsonl", "json", "csv"], default="jsonl")
+    sp.add_argument("--json", action="store_true", help="the same as --format json")
     sp.add_argument("--output", "-o", help="file to write (default: standard output)")
     sp.set_defaults(func=cmd_export)
 
-    sp = sub.add_parser("feeds", help="feed health")
-    monitor_args(sp)
+    sp = sub.add_parser("feeds", help="feed health; `feeds import FILE.opml`, `feeds export`")
+    _monitor_args(sp)
+    _json_arg(sp)
+    sp.add_argument("action", nargs="?", choices=["list", "import", "export"], default="list")
+    sp.add_argument("file", nargs="?", help="the OPML file to import")
+    sp.add_argument("--output", "-o", help="export: file to write (default: standard output)")
     sp.set_defaults(func=cmd_feeds)
 
     sp = sub.add_parser("alerts", help="list alerts, or `alerts retry` dead-lettered ones")
-    monitor_args(sp)
+    _monitor_args(sp)
+    _json_arg(sp)
     sp.add_argument("action", nargs="?", choices=["list", "retry"], default="list")
     sp.add_argument("ids", nargs="*", type=int, help="alert ids to retry (default: all dead)")
     sp.add_argument("--status", choices=["pending", "sending", "sent", "dead"])
     sp.set_defaults(func=cmd_alerts)
 
     sp = sub.add_parser("developments", help="list developments")
-    monitor_args(sp)
+    _monitor_args(sp)
+    _json_arg(sp)
     sp.set_defaults(func=cmd_developments)
 
     sp = sub.add_parser("sample-server", help="serve the bundled sample feeds")
-    sp.add_argument("--root", default="samples")
+    sp.add_argument("--root", default=str(SAMPLES_DIR))
     sp.add_argument("--host", default="127.0.0.1")
-    sp.add_argument("--port", type=int, default=8765)
+    sp.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("NEWSMON_SAMPLE_PORT") or DEFAULT_SAMPLE_PORT),
+    )
     sp.set_defaults(func=cmd_sample_server)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: exit 0 when the command completed, 2 on a configuration error."""
-    args = build_parser().parse_args(argv)
+    """Entry point; the exit statuses are listed in `flows.cli_output` and the README."""
     try:
-        return int(args.func(args))
+        args = build_parser().parse_args(argv)
+        status = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except CliError as exc:
+        sys.stderr.write(exc.render())
+        return exc.status
     except ConfigError as exc:
         print(f"newsmon: configuration error: {exc}", file=sys.stderr)
         print("nothing was fetched or written.", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except FetchError as exc:
         print(f"newsmon: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     except NewsmonError as exc:
         print(f"newsmon: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
+    except BrokenPipeError:
+        quiet_broken_pipe()
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
 

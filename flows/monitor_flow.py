@@ -30,6 +30,9 @@ from storage import repository as repo
 from storage.db import get_engine, session_scope
 
 DEFAULT_MONITOR = "config/sample.yaml"
+#: Log records with this attribute set are the pass's stage lines (the CLI shows them on the
+#: console while Prefect's per-task lines go to the UI only).
+STAGE = "newsmon_stage"
 #: Feeds polled at once in a run (each also fetches its pages with a few threads, and the
 #: fetcher limits requests per host); Prefect's default thread pool is unbounded.
 POLL_THREADS = 8
@@ -180,12 +183,13 @@ def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> dict[st
     with session_scope(engine) as s:
         run_id = repo.start_run(s, monitor=cfg.name, flow_run_id=str(flow_run.id or "")).id or 0
     prepared = prepare_task(cfg, now, force)
+    stage = {STAGE: True}
     logger.info(
-        "%s: %d feed(s) due, %d skipped, %d seed(s)",
-        cfg.name,
+        "prepare: %d feed(s) due, %d not due, %d seed(s)",
         len(prepared.due_feeds),
         len(prepared.skipped_feeds),
         prepared.seeds,
+        extra=stage,
     )
     with Fetcher(cfg.fetch) as fetcher:
         futures = [poll_task.submit(cfg, fetcher, name, now) for name in prepared.due_feeds]
@@ -193,14 +197,38 @@ def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> dict[st
     for h in harvests:
         log = logger.warning if h.status in ("failed", "gone") else logger.info
         log("feed %s: %s", h.feed, h.message)
+    pages = sum(len(h.jobs) for h in harvests)
+    logger.info(
+        "poll: %d feed(s) polled (%d failed), %d entries seen, %d page(s) fetched",
+        len(harvests),
+        sum(h.status in ("failed", "gone") for h in harvests),
+        sum(h.items_seen for h in harvests),
+        pages,
+        extra=stage,
+    )
     candidates = extract_task(harvests)
+    logger.info("extract: %d article(s) extracted", len(candidates), extra=stage)
     outcomes = process_task(cfg, candidates, run_id, now, url)
+    logger.info(
+        "process: %d in scope, %d new development(s), %d alert(s) created",
+        sum(o.relevant for o in outcomes),
+        sum(o.new_development for o in outcomes),
+        sum(o.alerts for o in outcomes),
+        extra=stage,
+    )
     health = health_task(cfg, run_id, now, url)
     for line in health:
         logger.warning(line)
     delivery = deliver_task(cfg)
     for line in delivery.messages:
         logger.warning(line)
+    logger.info(
+        "deliver: %d sent, %d retrying, %d dead",
+        delivery.sent,
+        delivery.retrying,
+        delivery.dead,
+        extra=stage,
+    )
     summary = pipeline.summarize(
         prepared=prepared, harvests=harvests, outcomes=outcomes, delivery=delivery
     )

@@ -112,7 +112,7 @@ class AlertContent:
                     "title": s.title,
                     "url": s.url,
                     "outlet": s.outlet,
-                    "published": s.published.isoformat() if s.published else None,
+                    "published": _iso(s.published) if s.published else None,
                 }
                 for s in self.sources
             ],
@@ -126,7 +126,7 @@ class AlertContent:
                 else None
             ),
             "run_url": self.run_url,
-            "created_at": self.created_at.isoformat(),
+            "created_at": _iso(self.created_at),
             "items": [i.to_payload() for i in self.items],
         }
 
@@ -134,6 +134,11 @@ class AlertContent:
     def from_payload(cls, data: dict[str, Any]) -> AlertContent:
         """Rebuild content from `to_payload()` output; ValueError names a bad or missing field."""
         return _from_payload(data, "payload")
+
+
+def _iso(dt: datetime) -> str:
+    """ISO 8601 UTC to the second, `Z`-suffixed: how every newsmon output writes a time."""
+    return _as_utc(dt).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _field(data: dict[str, Any], key: str, where: str, types: Any, *, default: Any = ...) -> Any:

@@ -350,11 +350,44 @@ def _reject_inline_secret(data: Any, key: str, source: str) -> None:
             _reject_inline_secret(v, key, source)
 
 
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(raw: str, *, source: str) -> str:
+    """Replace `${VAR}` and `${VAR:-default}` outside comments; ConfigError for an unset VAR."""
+    out = []
+    for n, line in enumerate(raw.splitlines(keepends=True), 1):
+        if line.lstrip().startswith("#"):
+            out.append(line)
+            continue
+
+        def sub(m: re.Match[str], n: int = n) -> str:
+            value = os.environ.get(m.group(1))
+            if value:
+                return value
+            if m.group(2) is not None:
+                return m.group(2)
+            raise ConfigError(
+                source,
+                [
+                    f"line {n}: environment variable {m.group(1)} is not set; set it or write "
+                    f"${{{m.group(1)}:-DEFAULT}}"
+                ],
+            )
+
+        out.append(_ENV_REF.sub(sub, line))
+    return "".join(out)
+
+
 def load_config(path: str | Path) -> MonitorConfig:
-    """Read and validate a monitor file; raise ConfigError naming the file and field."""
+    """Read and validate a monitor file; raise ConfigError naming the file and field.
+
+    `${VAR}` / `${VAR:-default}` in the file are replaced from the environment first (the sample
+    monitor takes its feeds' port from `$NEWSMON_SAMPLE_PORT`).
+    """
     p = Path(path)
     try:
-        raw = p.read_text(encoding="utf-8")
+        raw = expand_env(p.read_text(encoding="utf-8"), source=str(p))
     except FileNotFoundError:
         raise ConfigError(str(p), ["file not found"]) from None
     except (OSError, UnicodeDecodeError) as exc:

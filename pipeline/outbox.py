@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from monitors.alerts import AlertContent, alert_subject, render_email, render_slack
-from monitors.clock import utcnow
+from monitors.clock import as_utc, utcnow
 from monitors.config import DeliveryPolicy, MonitorConfig
 from monitors.delivery import (
     FileOutbox,
@@ -271,6 +271,7 @@ def _deliver(
     first = alerts[0]
     if content is None:
         content = AlertContent.from_payload(first.payload or {})
+        content.created_at = as_utc(first.created_at) or content.created_at  # one created_at
         thread, key = _thread_key(first), _message_key(first)
     else:
         thread = f"{cfg.name}:digest:{first.id}"

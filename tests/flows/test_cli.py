@@ -6,6 +6,11 @@ import csv
 import html
 import io
 import json
+import os
+import re
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +27,7 @@ from tests.support.httpserver import LocalHTTPServer
 from tests.support.newsfixture import serve_feed, serve_sample
 
 REPO = Path(__file__).resolve().parents[2]
+ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
 def monitor_file(tmp_path: Path, feeds: dict[str, str] | None = None, **extra: object) -> Path:
@@ -136,7 +142,8 @@ def test_export_and_listings_after_a_pass(
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert sorted(r["url"] for r in rows) == sorted([site.url(arrives.path), site.url(other.path)])
     by_url = {r["url"]: r for r in rows}
-    assert "summits" in by_url[site.url(arrives.path)]["topics"].split(",")
+    assert "summits" in by_url[site.url(arrives.path)]["topics"]
+    assert ISO_Z.match(by_url[site.url(arrives.path)]["first_seen_at"])
 
     out_csv = tmp_path / "alerts.csv"
     assert (
@@ -148,15 +155,154 @@ def test_export_and_listings_after_a_pass(
     assert [(a["channel"], a["kind"], a["status"]) for a in alerts] == [
         ("outbox", "new_development", "sent")
     ]
+    # one created_at everywhere: the CSV, the JSON listing and the outbox file agree
+    created = alerts[0]["created_at"]
+    assert ISO_Z.match(created), created
+    assert main(["alerts", "--json", "--monitor", str(path)]) == 0
+    assert [a["created_at"] for a in json.loads(capsys.readouterr().out)] == [created]
+    (outbox_json,) = cfg.outbox_dir.glob("*.json")
+    stored = json.loads(outbox_json.read_text(encoding="utf-8"))["created_at"]
+    assert stored == created
 
     assert main(["feeds", "--monitor", str(path)]) == 0
     feeds_out = capsys.readouterr().out
-    assert feeds_out.splitlines()[2].split()[:2] == ["g", "ok"]
-    assert main(["developments", "--monitor", str(path)]) == 0
-    devs_out = capsys.readouterr().out
-    assert "Kim Jong-un arrives in Russia" in devs_out
-    assert main(["alerts", "--monitor", str(path)]) == 0
-    assert "new_development  sent" in capsys.readouterr().out
+    (g_row,) = [line for line in feeds_out.splitlines() if line.lstrip().startswith("g ")]
+    assert g_row.split()[:2] == ["g", "ok"]
+    assert main(["feeds", "--json", "--monitor", str(path)]) == 0
+    (feed,) = json.loads(capsys.readouterr().out)
+    assert (feed["feed"], feed["status"], feed["consecutive_failures"]) == ("g", "ok", 0)
+    assert ISO_Z.match(feed["last_success_at"])
+
+    assert main(["developments", "--json", "--monitor", str(path)]) == 0
+    devs = json.loads(capsys.readouterr().out)
+    new_devs = [d for d in devs if d["status"] == "new"]
+    assert [d["title"] for d in new_devs] == [
+        "Kim Jong-un arrives in Russia to meet Putin as US threatens sanctions"
+    ]
+
+    # tables fit an 80-column terminal and wrap the headline at word boundaries
+    os.environ["COLUMNS"] = "80"
+    try:
+        assert main(["developments", "--monitor", str(path)]) == 0
+        table = capsys.readouterr().out
+        assert main(["alerts", "--monitor", str(path)]) == 0
+        alerts_table = capsys.readouterr().out
+    finally:
+        del os.environ["COLUMNS"]
+    assert max(len(line) for line in table.splitlines()) <= 80
+    words = " ".join(table.split())
+    for word in new_devs[0]["title"].split():
+        assert word in words.split(), word  # never cut mid-word
+    assert max(len(line) for line in alerts_table.splitlines()) <= 80
+    assert "[newsmon:" not in alerts_table
+    assert "sent" in alerts_table.split()
+
+    # unknown ids: one line, a remedy, exit status 3
+    assert main(["alerts", "retry", "999", "--monitor", str(path)]) == 3
+    assert capsys.readouterr().err == (
+        "newsmon: alerts retry: no alert 999 in monitor cli-test\n"
+        "  list the dead ones with `newsmon alerts --status dead`\n"
+    )
+    sent_id = int(alerts[0]["id"])
+    assert main(["alerts", "retry", str(sent_id), "--monitor", str(path)]) == 3
+    assert capsys.readouterr().err == (
+        f"newsmon: alerts retry: alert {sent_id} is sent; only dead alerts are retried\n"
+        "  list the dead ones with `newsmon alerts --status dead`\n"
+    )
+
+
+def test_empty_listings_say_what_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = monitor_file(tmp_path)
+    assert main(["alerts", "--status", "dead", "--monitor", str(path)]) == 0
+    assert capsys.readouterr().out == "(no dead alerts for cli-test)\n"
+    assert main(["alerts", "--json", "--monitor", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_version_and_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"newsmon {version('newsmon')}\n"
+    assert main(["alerts", "retry", "x"]) == 2
+    assert capsys.readouterr().err == (
+        "newsmon: alerts: argument ids: invalid int value: 'x'\n  see `newsmon alerts --help`\n"
+    )
+    assert main(["frobnicate"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("newsmon: argument command: invalid choice: 'frobnicate'")
+    assert err.endswith("\n  see `newsmon --help`\n")
+
+
+def test_sample_server_on_a_busy_port_is_one_line_and_exit_4(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["sample-server", "--port", str(port)]) == 4
+    assert capsys.readouterr().err == (
+        f"newsmon: sample-server: cannot listen on 127.0.0.1:{port} (Address already in use)\n"
+        "  stop what uses that port, or pick another with --port "
+        "(and set NEWSMON_SAMPLE_PORT to the same for the sample monitor)\n"
+    )
+
+
+def test_works_from_any_folder_and_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
+    """From an unrelated folder the bundled monitor and seeds are found; `| head` is clean."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSMON_"))}
+    env["NEWSMON_DATA_DIR"] = str(tmp_path / "data")
+    newsmon = str(Path(sys.executable).with_name("newsmon"))
+    proc = subprocess.run(
+        f"{newsmon} seeds | head -n 1",
+        shell=True,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.stderr == ""
+    assert proc.stdout == f"seed corpus: {REPO / 'seeds'} (5 documents)\n"
+    # the reader is gone before newsmon writes: no BrokenPipeError traceback
+    closed = subprocess.run(
+        f"{newsmon} seeds --json | true",
+        shell=True,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert closed.stderr == ""
+
+
+def test_run_without_a_prefect_server_says_how_to_start_one(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSMON_"))}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again below: nothing answers there
+    env["NEWSMON_PREFECT_PORT"] = str(port)
+    env["NEWSMON_DATA_DIR"] = str(tmp_path / "data")
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("newsmon")), "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 4
+    assert proc.stderr == (
+        "newsmon: no Prefect server: PREFECT_API_URL is not set and nothing answers at "
+        f"http://127.0.0.1:{port}/api\n"
+        "  start one with `make server` in the newsmon checkout, or set PREFECT_API_URL\n"
+    )
+    assert not (tmp_path / "data").exists()
 
 
 def test_explain_says_a_new_development_would_alert_and_why(

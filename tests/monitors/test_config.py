@@ -104,3 +104,35 @@ def test_missing_file() -> None:
         str(exc.value)
         == "/nonexistent/monitor.yaml: invalid monitor configuration\n  - file not found"
     )
+
+
+def test_sample_monitor_takes_the_sample_port_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("NEWSMON_SAMPLE_PORT", raising=False)
+    assert {f.url.split("/")[2] for f in load_config("config/sample.yaml").feeds} == {
+        "127.0.0.1:8765"
+    }
+    monkeypatch.setenv("NEWSMON_SAMPLE_PORT", "8931")
+    assert {f.url.split("/")[2] for f in load_config("config/sample.yaml").feeds} == {
+        "127.0.0.1:8931"
+    }
+
+
+def test_an_unset_variable_without_default_names_the_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NEWSMON_NOT_SET", raising=False)
+    p = tmp_path / "m.yaml"
+    p.write_text(
+        "# ${NEWSMON_NOT_SET} in a comment is left alone\nname: m\n"
+        "feeds:\n  - {name: a, url: 'http://${NEWSMON_NOT_SET}/f'}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_config(p)
+    assert str(exc.value) == (
+        f"{p}: invalid monitor configuration\n"
+        "  - line 4: environment variable NEWSMON_NOT_SET is not set; set it or write "
+        "${NEWSMON_NOT_SET:-DEFAULT}"
+    )

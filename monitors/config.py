@@ -78,8 +78,8 @@ class SecretRef(_Strict):
         return f"${self.env}" if self.env else f"Prefect Secret block {self.prefect_secret!r}"
 
 
-ChannelName = Literal["slack", "email", "outbox"]
-CHANNEL_NAMES: tuple[ChannelName, ...] = ("slack", "email", "outbox")
+ChannelName = Literal["slack", "email", "apprise", "webhook", "outbox"]
+CHANNEL_NAMES: tuple[ChannelName, ...] = ("slack", "email", "apprise", "webhook", "outbox")
 _QUIET = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -159,11 +159,41 @@ class EmailChannel(DeliveryPolicy):
         return v
 
 
+class AppriseChannel(DeliveryPolicy):
+    """Any Apprise URL (Teams, Discord, Telegram, ntfy, Matrix, ...): https://github.com/caronc/apprise."""
+
+    url: SecretRef = Field(
+        default_factory=lambda: SecretRef(env="NEWSMON_APPRISE_URL"),
+        description="where the Apprise URL is kept (it holds the service's token)",
+    )
+    format: Literal["text", "markdown"] = Field("markdown", description="body format sent")
+
+
+class WebhookChannel(DeliveryPolicy):
+    """A generic JSON webhook: one POST per alert, HMAC-signed, with an idempotency key."""
+
+    url: str = Field(description="http(s) URL the alerts are POSTed to")
+    secret: SecretRef = Field(
+        default_factory=lambda: SecretRef(env="NEWSMON_WEBHOOK_SECRET"),
+        description="HMAC-SHA256 key of the X-Newsmon-Signature header",
+    )
+    timeout_seconds: float = Field(10.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError(f"must be an http:// or https:// URL, got {v!r}")
+        return v
+
+
 class ChannelsConfig(_Strict):
-    """Where alerts go. With neither Slack nor email, alerts go to the file outbox only."""
+    """Where alerts go. With no other channel configured, alerts go to the file outbox only."""
 
     slack: SlackChannel | None = None
     email: EmailChannel | None = None
+    apprise: AppriseChannel | None = None
+    webhook: WebhookChannel | None = None
     outbox: bool = Field(True, description="also write every alert to <data_dir>/outbox/")
 
 
@@ -239,7 +269,7 @@ class MonitorConfig(_Strict):
                 f"alerts.topics names unknown topic(s) {', '.join(unknown)}; "
                 f"allowed: {', '.join(topic_names) or '(no topics defined)'}"
             )
-        for ch_name in ("slack", "email"):
+        for ch_name in ("slack", "email", "apprise", "webhook"):
             ch = getattr(self.channels, ch_name)
             if ch is not None and ch.topics is not None:
                 stray = [t for t in ch.topics if t not in self.alerts.topics]
@@ -322,8 +352,18 @@ def parse_config(data: Any, *, source: str = "<config>", path: Path | None = Non
     """Validate an already-loaded mapping as a monitor configuration."""
     if not isinstance(data, dict):
         raise ConfigError(source, ["the file must be a YAML mapping (name:, feeds:, ...)"])
-    for key in ("webhook_url", "password"):
+    for key in ("webhook_url", "password", "secret"):
         _reject_inline_secret(data, key, source)
+    channels = data.get("channels")
+    apprise = channels.get("apprise") if isinstance(channels, dict) else None
+    if isinstance(apprise, dict) and isinstance(apprise.get("url"), str):
+        raise ConfigError(
+            source,
+            [
+                "channels.apprise.url: secrets are not read from files; write "
+                "`url: {env: VARIABLE}` or `url: {prefect_secret: BLOCK}`"
+            ],
+        )
     try:
         cfg = MonitorConfig.model_validate(data)
     except ValidationError as exc:

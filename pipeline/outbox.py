@@ -7,7 +7,6 @@ transient failures retry with backoff, permanent ones are dead-lettered for `new
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -15,19 +14,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from monitors.alerts import AlertContent, alert_subject, render_email, render_slack
+from monitors.alerts import AlertContent, alert_subject
+from monitors.channels import Send, channel_names, channel_policy, make_senders
 from monitors.clock import as_utc, utcnow
 from monitors.config import DeliveryPolicy, MonitorConfig
-from monitors.delivery import (
-    FileOutbox,
-    SlackSender,
-    SmtpSender,
-    in_quiet_hours,
-    render_digest,
-    retry_delay,
-)
+from monitors.delivery import in_quiet_hours, render_digest, retry_delay
 from monitors.errors import ConfigError, DeliveryError, NewsmonError
-from monitors.secrets import BlockLookup, resolve_secret
+from monitors.secrets import BlockLookup
 from storage import repository as repo
 from storage.db import session_scope
 from storage.models import Alert
@@ -38,23 +31,13 @@ DELIVERY_LEASE = timedelta(minutes=10)
 
 def alert_channels(cfg: MonitorConfig) -> list[str]:
     """The channels every alert of this monitor goes to."""
-    out = []
-    if cfg.channels.slack is not None:
-        out.append("slack")
-    if cfg.channels.email is not None:
-        out.append("email")
-    if cfg.channels.outbox:
-        out.append("outbox")
-    return out
+    return channel_names(cfg)
 
 
 # --- deliver -------------------------------------------------------------------------------
 #: Alert kinds that are news: routed by topic, collected in digests, held in quiet hours and
 #: subject to the flood guard. Operational kinds (feed health, failed runs) go out at once.
 NEWS_KINDS = frozenset({"new_development", "update"})
-
-#: Delivers one message: (content, email thread key, stable message key).
-Send = Callable[[AlertContent, str, str], None]
 
 
 @dataclass
@@ -76,15 +59,6 @@ class Channel:
     name: str
     send: Send
     policy: DeliveryPolicy | None = None
-
-
-def channel_policy(cfg: MonitorConfig, name: str) -> DeliveryPolicy | None:
-    """The routing/volume policy of a channel (the outbox has none: it takes everything)."""
-    if name == "slack":
-        return cfg.channels.slack
-    if name == "email":
-        return cfg.channels.email
-    return None
 
 
 def routed_channels(cfg: MonitorConfig, topics: set[str]) -> list[str]:
@@ -125,50 +99,8 @@ def make_channels(
     cfg: MonitorConfig, *, lookup_block: BlockLookup | None = None
 ) -> dict[str, Channel]:
     """The configured channels with their senders (secrets resolved now)."""
-    channels: dict[str, Channel] = {}
-    slack_cfg, email_cfg = cfg.channels.slack, cfg.channels.email
-    if slack_cfg is not None:
-        url = resolve_secret(
-            slack_cfg.webhook_url, field="channels.slack.webhook_url", lookup_block=lookup_block
-        )
-        slack = SlackSender(
-            url, min_interval=slack_cfg.min_interval_seconds, timeout=slack_cfg.timeout_seconds
-        )
-        channels["slack"] = Channel(
-            "slack", lambda c, _t, _m: slack.send(render_slack(c)), slack_cfg
-        )
-    if email_cfg is not None:
-        password = (
-            resolve_secret(
-                email_cfg.password, field="channels.email.password", lookup_block=lookup_block
-            )
-            if email_cfg.password is not None
-            else None
-        )
-        smtp = SmtpSender(
-            host=email_cfg.host,
-            port=email_cfg.port,
-            tls=email_cfg.tls,
-            username=email_cfg.username,
-            password=password,
-            timeout=email_cfg.timeout_seconds,
-        )
-        sender, to = email_cfg.sender, email_cfg.to
-        channels["email"] = Channel(
-            "email",
-            lambda c, t, m: smtp.send(
-                render_email(c, sender=sender, to=to, thread_key=t, message_key=m)
-            ),
-            email_cfg,
-        )
-    if cfg.channels.outbox:
-        box = FileOutbox(cfg.outbox_dir)
-
-        def to_outbox(content: AlertContent, _thread: str, key: str) -> None:
-            box.send(content, key=key)
-
-        channels["outbox"] = Channel("outbox", to_outbox)
-    return channels
+    senders = make_senders(cfg, lookup_block=lookup_block)
+    return {n: Channel(n, send, channel_policy(cfg, n)) for n, send in senders.items()}
 
 
 def _thread_key(alert: Alert) -> str:

@@ -41,7 +41,7 @@ def channel_policy(cfg: MonitorConfig, name: str) -> DeliveryPolicy | None:
 def make_senders(cfg: MonitorConfig, *, lookup_block: BlockLookup | None = None) -> dict[str, Send]:
     """A sender per configured channel (secrets resolved now: ConfigError when one is missing)."""
     senders: dict[str, Send] = {}
-    ch = cfg.channels
+    ch, templates = cfg.channels, cfg.templates_dir
     if ch.slack is not None:
         url = resolve_secret(
             ch.slack.webhook_url, field="channels.slack.webhook_url", lookup_block=lookup_block
@@ -49,7 +49,7 @@ def make_senders(cfg: MonitorConfig, *, lookup_block: BlockLookup | None = None)
         slack = SlackSender(
             url, min_interval=ch.slack.min_interval_seconds, timeout=ch.slack.timeout_seconds
         )
-        senders["slack"] = lambda c, _t, _m: slack.send(render_slack(c))
+        senders["slack"] = lambda c, _t, _m: slack.send(render_slack(c, templates_dir=templates))
     if ch.email is not None:
         em = ch.email
         password = (
@@ -67,14 +67,18 @@ def make_senders(cfg: MonitorConfig, *, lookup_block: BlockLookup | None = None)
         )
         sender, to = em.sender, em.to
         senders["email"] = lambda c, t, m: smtp.send(
-            render_email(c, sender=sender, to=to, thread_key=t, message_key=m)
+            render_email(
+                c, sender=sender, to=to, thread_key=t, message_key=m, templates_dir=templates
+            )
         )
     if ch.apprise is not None:
         apprise_url = resolve_secret(
             ch.apprise.url, field="channels.apprise.url", lookup_block=lookup_block
         )
         notifier = AppriseSender(apprise_url, body_format=ch.apprise.format)
-        senders["apprise"] = lambda c, _t, _m: notifier.send(c, body=render_text(c))
+        senders["apprise"] = lambda c, _t, _m: notifier.send(
+            c, body=render_text(c, templates_dir=templates)
+        )
     if ch.webhook is not None:
         secret = resolve_secret(
             ch.webhook.secret, field="channels.webhook.secret", lookup_block=lookup_block

@@ -205,6 +205,11 @@ class AlertsConfig(_Strict):
         default_factory=lambda: ["north_korea", "russia"],
         description="actors that must all be present for an article to be in scope",
     )
+    templates: Path | None = Field(
+        None,
+        description="folder of alert templates overriding the bundled ones "
+        "(email.txt.j2, email.html.j2, slack.txt.j2), relative to this file",
+    )
     max_attempts: int = Field(8, ge=1, le=100)
     flood_limit: int = Field(
         10,
@@ -316,6 +321,14 @@ class MonitorConfig(_Strict):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.resolved_data_dir / 'newsmon.db'}"
+
+    @property
+    def templates_dir(self) -> Path | None:
+        """Absolute folder of the monitor's alert templates, when it overrides them."""
+        t = self.alerts.templates
+        if t is None:
+            return None
+        return t if t.is_absolute() else (self.base_dir / t).resolve()
 
     @property
     def outbox_dir(self) -> Path:

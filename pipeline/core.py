@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from monitors.alert_text import cut_text
 from monitors.alerts import (
     AlertContent,
     AlertKind,
@@ -732,14 +733,14 @@ def _alert_content(
         else None
     )
     hits = sorted(tagging.topics, key=lambda h: (h.topic not in watched, h.topic))
-    summary = article.summary or article.text[:400]
     return AlertContent(
         monitor=cfg.name,
         kind="new_development",
         headline=article.title,
-        summary=summary[:600],
+        summary=cut_text(article.summary or article.text, 600),
         development_id=dev.id,
         topics=hits,
+        actors=list(tagging.actors),
         sources=[
             SourceLink(
                 title=article.title,

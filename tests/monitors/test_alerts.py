@@ -178,7 +178,10 @@ def test_slack_structure_and_content():
     assert blocks[-1]["elements"][0]["text"] == (
         "<http://127.0.0.1:4200/runs/flow-run/6a1c|View run in Prefect>"
     )
-    assert payload["text"].startswith("[newsmon:nk-russia] New development:")
+    # the notification text comes from the slack.txt.j2 template: no "[newsmon:...]" prefix
+    assert payload["text"] == (
+        "New development: Kim and Putin meet in Vladivostok (summits) — Example News, Example Wire"
+    )
 
 
 def test_slack_without_optional_parts():
@@ -194,7 +197,7 @@ def test_slack_escapes_user_text():
         sample(
             headline=hostile,
             summary=hostile,
-            topics=[TopicHit("a<b", ("Jerry",), (hostile,))],
+            topics=[TopicHit("a<b", ("Jerry",), ("Reporters wrote: " + hostile,))],
             sources=[SourceLink(hostile, "javascript:alert(1)", "O|ut<let>", None)],
         )
     )
@@ -328,7 +331,7 @@ def test_html_escapes_and_links_only_safe_urls():
         sample(
             headline=hostile,
             summary=hostile,
-            topics=[TopicHit("<t>", ("alert",), (hostile,))],
+            topics=[TopicHit("<t>", ("alert",), ("They wrote " + hostile,))],
             sources=[
                 SourceLink(hostile, "javascript:alert(1)", "<o>", None),
                 SourceLink("ok", 'https://e.example/?a=1&b="2"', "E", None),
@@ -342,7 +345,7 @@ def test_html_escapes_and_links_only_safe_urls():
         'https://e.example/?a=1&b="2"',  # attribute decoded by the parser: escaped in source
         "http://127.0.0.1:4200/runs/flow-run/6a1c",
     ]
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &quot;quotes&quot;" in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#34;quotes&#34;" in page
     assert "<strong>alert</strong>" in page  # matched term highlighted inside the evidence
     assert "javascript:" not in page
 
@@ -444,9 +447,100 @@ def test_email_needs_a_recipient():
 
 
 def test_docs_samples_are_current():
-    """docs/alerts.md shows what the code renders; regenerate with `python -m monitors.alerts`."""
+    """docs/alerts.md shows what the code renders; regenerate: `python -m scripts.alert_samples`."""
     doc = (Path(__file__).parents[2] / "docs" / "alerts.md").read_text(encoding="utf-8")
     sample = example_alert()
     assert json.dumps(render_slack(sample), indent=2, ensure_ascii=False) in doc
     assert render_text(sample).rstrip("\n") in doc
     assert render_html(sample).rstrip("\n") in doc
+
+
+# --- briefing quality ------------------------------------------------------------------------
+def test_wildcard_terms_are_bolded_and_shown_as_the_words_they_matched():
+    hit = TopicHit(
+        "sanctions",
+        ("sanction*", "Северн* Коре*"),
+        ("The US imposed new sanctions on firms trading with Северной Кореи.",),
+    )
+    alert = sample(topics=[hit])
+    text = render_text(alert)
+    assert "(matched: sanctions, Северной Кореи)" in text
+    assert '"The US imposed new *sanctions* on firms trading with *Северной Кореи*."' in text
+    assert "sanction*" not in text
+    mrkdwn = all_mrkdwn(render_slack(alert))
+    assert "*Why it fired — topic sanctions*: *sanctions*, *Северной Кореи*" in mrkdwn
+    assert "*sanction**" not in mrkdwn
+    assert "imposed new <strong>sanctions</strong> on firms" in render_html(alert)
+
+
+def test_evidence_is_clean_sentences_without_timestamps_or_the_headline_again():
+    headline = "Kim and Putin meet in Vladivostok"
+    raw = (
+        f"{headline} 2023-09-13T04:05:00Z North Korean leader Kim Jong Un met Putin at a "
+        "summit in the Far East."
+    )
+    byline = (
+        f"{headline} By WSJ Staff Thu 31 Aug 2023 22.29 UTC The move came after a summit at "
+        "Camp David."
+    )
+    hit = TopicHit("summits", ("summit",), (raw, raw, headline, byline))
+    text = render_text(sample(headline=headline, topics=[hit]))
+    quoted = [line.strip() for line in text.splitlines() if line.strip().startswith('"')]
+    assert quoted == [
+        '"North Korean leader Kim Jong Un met Putin at a *summit* in the Far East."',
+        '"The move came after a *summit* at Camp David."',
+    ]
+
+
+def test_summary_is_cut_at_a_sentence_or_word_boundary():
+    from monitors.alert_text import cut_text
+
+    long = "The leaders held talks for hours. " * 30
+    cut = cut_text(long, 100)
+    assert cut == "The leaders held talks for hours. The leaders held talks for hours."
+    words = "word " * 100 + "held in private"
+    cut = cut_text(words, 60)
+    assert cut.endswith("word…") and len(cut) <= 60
+    text = render_text(sample(summary="Officials say the meeting was held in " + "x" * 600))
+    assert "held i…" not in text and "Officials say the meeting was held in…" in text
+
+
+def test_nearest_seed_only_when_relevant_and_actors_that_put_it_in_scope():
+    weak = sample(nearest_seed=SeedRef("s1", "Unrelated seed", 49.0), actors=["north_korea"])
+    assert "seed" not in render_text(weak).lower()
+    assert "In scope" not in render_text(weak)  # one actor alone does not explain the scope
+    strong = sample(
+        nearest_seed=SeedRef("s2", "Kim and Putin meet", 82.0), actors=["north_korea", "russia"]
+    )
+    text = render_text(strong)
+    assert "Nearest known coverage (seed): Kim and Putin meet (s2), similarity 82%" in text
+    assert "In scope: the article names North Korea and Russia." in text
+    assert "In scope: the article names North Korea and Russia" in all_mrkdwn(render_slack(strong))
+
+
+def test_a_user_template_overrides_the_bundled_one(tmp_path: Path):
+    from monitors.alert_templates import TemplateProblem
+
+    (tmp_path / "email.txt.j2").write_text(
+        "{{ kind_label }} | {{ headline }} | {{ topics | map(attribute='name') | join('+') }}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "slack.txt.j2").write_text("ALERT {{ headline }}", encoding="utf-8")
+    alert = sample()
+    assert render_text(alert, templates_dir=tmp_path) == (
+        "New development | Kim and Putin meet in Vladivostok | summits\n"
+    )
+    assert render_slack(alert, templates_dir=tmp_path)["text"] == (
+        "ALERT Kim and Putin meet in Vladivostok"
+    )
+    # the HTML part is not overridden there: the bundled template is used
+    assert render_html(alert, templates_dir=tmp_path) == render_html(alert)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "email.txt.j2").write_text("{{ no_such_field }}", encoding="utf-8")
+    with pytest.raises(TemplateProblem) as exc:
+        render_text(alert, templates_dir=broken)
+    assert str(exc.value) == (
+        f"alert template {broken}/email.txt.j2 does not render (UndefinedError: "
+        "'no_such_field' is undefined); fix it or remove it to use the bundled one"
+    )

@@ -15,7 +15,7 @@ from lxml import etree
 
 from monitors.errors import NewsmonError
 
-_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\- ]+")
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
 class OpmlError(NewsmonError):

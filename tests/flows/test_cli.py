@@ -320,3 +320,90 @@ def test_explain_says_a_new_development_would_alert_and_why(
     assert result["would_alert"] is True
     assert result["why"].startswith("yes: a new development on watched topic(s) ")
     assert "summits" in result["why"]
+
+
+MONITOR_WITH_COMMENTS = """\
+# My monitor: keep this comment
+name: opml-test
+seeds: {seeds}
+data_dir: {data}
+feeds:
+  # wires first
+  - {{name: wire, outlet: Example Wire, url: "https://wire.example.org/rss"}}
+  - {{name: paper, outlet: The Paper, url: "https://paper.example.com/world.xml"}}
+# the end
+"""
+
+
+def test_opml_export_then_import_round_trips_and_keeps_comments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = tmp_path / "a.yaml"
+    a.write_text(
+        MONITOR_WITH_COMMENTS.format(seeds=REPO / "seeds", data=tmp_path / "data"),
+        encoding="utf-8",
+    )
+    opml = tmp_path / "a.opml"
+    assert main(["feeds", "export", "-o", str(opml), "--monitor", str(a)]) == 0
+    assert capsys.readouterr().err == f"wrote 2 feed(s) to {opml}\n"
+
+    b = tmp_path / "b.yaml"
+    b.write_text(
+        "# B keeps its comments too\nname: b\n"
+        f"seeds: {REPO / 'seeds'}\ndata_dir: {tmp_path / 'data'}\n"
+        "feeds:\n  - {name: local, url: 'http://127.0.0.1:9/f'}  # a local feed\n"
+        "alerts: {topics: [summits]}\n",
+        encoding="utf-8",
+    )
+    assert main(["feeds", "import", str(opml), "--monitor", str(b)]) == 0
+    assert capsys.readouterr().out == (
+        f"added 2 feed(s) to {b}; skipped 0\n"
+        "  + wire: https://wire.example.org/rss\n"
+        "  + paper: https://paper.example.com/world.xml\n"
+    )
+    text = b.read_text(encoding="utf-8")
+    assert text.startswith("# B keeps its comments too\n")
+    assert "  - {name: local, url: 'http://127.0.0.1:9/f'}  # a local feed\n" in text
+    assert text.endswith("alerts: {topics: [summits]}\n")
+    feeds = {f.name: (f.outlet, f.url) for f in load_config(b).feeds}
+    assert {n: feeds[n] for n in ("wire", "paper")} == {
+        f.name: (f.outlet, f.url) for f in load_config(a).feeds
+    }
+    # importing again adds nothing: no duplicates
+    assert main(["feeds", "import", str(opml), "--monitor", str(b), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["added"] == []
+    assert [s["reason"] for s in result["skipped"]] == ["already in the monitor"] * 2
+    assert b.read_text(encoding="utf-8") == text
+
+
+def test_opml_from_a_feed_reader_is_validated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = monitor_file(tmp_path)
+    opml = tmp_path / "reader.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="1.0"><head/><body>'
+        '<outline text="News"><outline type="rss" text="BBC World" '
+        'xmlUrl="https://feeds.example.co.uk/news/world/rss.xml"/>'
+        '<outline type="rss" text="BBC World" xmlUrl="https://feeds.example.co.uk/other.xml"/>'
+        '<outline type="rss" text="Old" xmlUrl="ftp://old.example/feed"/></outline>'
+        "</body></opml>",
+        encoding="utf-8",
+    )
+    assert main(["feeds", "import", str(opml), "--monitor", str(path)]) == 0
+    assert capsys.readouterr().out == (
+        f"added 2 feed(s) to {path}; skipped 1\n"
+        "  + bbc-world: https://feeds.example.co.uk/news/world/rss.xml\n"
+        "  + bbc-world-2: https://feeds.example.co.uk/other.xml\n"
+        "  = ftp://old.example/feed: not an http(s) URL\n"
+    )
+    assert [f.outlet for f in load_config(path).feeds][-2:] == ["BBC World", "BBC World"]
+    bad = tmp_path / "bad.opml"
+    bad.write_text("<html><body>not opml</body></html>", encoding="utf-8")
+    before = path.read_text(encoding="utf-8")
+    assert main(["feeds", "import", str(bad), "--monitor", str(path)]) == 1
+    assert capsys.readouterr().err == (
+        f"newsmon: {bad}: not an OPML file (root element <html>, expected <opml>)\n"
+    )
+    assert path.read_text(encoding="utf-8") == before

@@ -13,7 +13,7 @@ from monitors.config import MonitorConfig
 from monitors.errors import NewsmonError
 from monitors.extract import extract_one
 from monitors.fetch import Fetcher
-from monitors.topics import headline_topics
+from monitors.tagging import headline_topics
 from pipeline import core as pipeline
 from storage.db import get_engine
 

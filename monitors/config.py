@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from monitors.dedup import DedupSettings
+from monitors.dedup_settings import DedupSettings
 from monitors.errors import ConfigError
 from monitors.fetch import FetchSettings
 from monitors.taxonomy import ActorDefinition, TopicDefinition, default_taxonomy, resolve_taxonomy

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from monitors.dedup_settings import DedupSettings
 from monitors.errors import ConfigError
-from monitors.fetch import FetchSettings
+from monitors.fetch_settings import FetchSettings
 from monitors.taxonomy import ActorDefinition, TopicDefinition, default_taxonomy, resolve_taxonomy
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,79}$")

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from monitors.alerts import AlertContent, render_text
 from monitors.errors import PermanentDeliveryError, TransientDeliveryError
-from monitors.retry import _parse_retry_after, retry_delay
 from monitors.send_apprise import AppriseSender
 from monitors.send_email import SmtpSender
 from monitors.send_slack import SlackSender
@@ -30,10 +29,8 @@ __all__ = [
     "SlackSender",
     "SmtpSender",
     "WebhookSender",
-    "_parse_retry_after",
     "in_quiet_hours",
     "render_digest",
-    "retry_delay",
 ]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from monitors.errors import PermanentDeliveryError, TransientDeliveryError
-from monitors.retry import _parse_retry_after
+from monitors.retry import parse_retry_after
 from monitors.send_text import snippet as _snippet
 
 
@@ -132,7 +132,7 @@ class SlackSender:
             finally:
                 state.next_allowed = time.monotonic() + self.min_interval
             if response.status_code == 429:
-                retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 state.blocked_until = time.monotonic() + (retry_after or 0.0)
         self._check(response)
 
@@ -165,7 +165,7 @@ class SlackSender:
         what = f"Slack webhook {self.target} answered {status} {response.reason_phrase}"
         detail = f" (body: {body!r})" if body else ""
         if status == 429:
-            retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
             when = f"after {retry_after:g}s" if retry_after is not None else "later"
             raise TransientDeliveryError(
                 f"{what}{detail}: rate limited; will retry {when}",

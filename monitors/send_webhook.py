@@ -23,7 +23,7 @@ import httpx
 
 from monitors.alerts import AlertContent, alert_subject, render_text
 from monitors.errors import PermanentDeliveryError, TransientDeliveryError
-from monitors.retry import _parse_retry_after
+from monitors.retry import parse_retry_after
 from monitors.send_text import snippet
 
 SIGNATURE_HEADER = "X-Newsmon-Signature"
@@ -111,7 +111,7 @@ class WebhookSender:
             f" (body: {body!r})" if body else ""
         )
         if status in (408, 429) or status >= 500:
-            retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
             raise TransientDeliveryError(
                 f"{what}; will retry", channel=self.channel, retry_after=retry_after
             )

@@ -18,8 +18,9 @@ from monitors.alerts import AlertContent, alert_subject
 from monitors.channels import Send, channel_names, channel_policy, make_senders
 from monitors.clock import as_utc, utcnow
 from monitors.config import DeliveryPolicy, MonitorConfig
-from monitors.delivery import in_quiet_hours, render_digest, retry_delay
+from monitors.delivery import in_quiet_hours, render_digest
 from monitors.errors import ConfigError, DeliveryError, NewsmonError
+from monitors.retry import retry_delay
 from monitors.secrets import BlockLookup
 from storage import repository as repo
 from storage.db import session_scope

@@ -43,7 +43,7 @@ server: $(BIN)/.installed
 	@if curl -sf $(PREFECT_API_URL)/health >/dev/null; then echo "Prefect server already up at $(PREFECT_API_URL)"; else \
 	  echo "Starting Prefect server on port $(PREFECT_PORT) (log: $(PREFECT_HOME)/server.log)"; \
 	  setsid nohup $(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT) >$(PREFECT_HOME)/server.log 2>&1 </dev/null & \
-	  for i in $$(seq 1 60); do curl -sf $(PREFECT_API_URL)/health >/dev/null && break; sleep 1; done; \
+	  for i in $$(seq 1 180); do curl -sf $(PREFECT_API_URL)/health >/dev/null && break; sleep 1; done; \
 	  curl -sf $(PREFECT_API_URL)/health >/dev/null || { echo "Prefect server did not start; see $(PREFECT_HOME)/server.log"; exit 1; }; fi
 
 server-stop:

@@ -44,18 +44,19 @@ def _local_prefect_api() -> str:
     return f"http://127.0.0.1:{port}/api"
 
 
-def ensure_prefect_server() -> str:
+def ensure_prefect_server() -> tuple[str, bool]:
     """The Prefect API the run reports to: the configured one, else the local `make server` one.
 
     Without a configured PREFECT_API_URL, Prefect would start a temporary server that vanishes
     with the process (and its run with it); newsmon uses the local server when it answers and
-    otherwise stops with a one-line remedy (exit 4).
+    otherwise stops with a one-line remedy (exit 4). Returns the API URL and whether it is the
+    local one (which the caller then sets for the run).
     """
     from prefect.settings import PREFECT_API_URL
 
     configured = PREFECT_API_URL.value()
     if configured:
-        return str(configured)
+        return str(configured), False
     import httpx
 
     api = _local_prefect_api()
@@ -69,8 +70,7 @@ def ensure_prefect_server() -> str:
             remedy="start one with `make server` in the newsmon checkout, or set PREFECT_API_URL",
             status=EXIT_UNAVAILABLE,
         )
-    os.environ["PREFECT_API_URL"] = api
-    return api
+    return api, True
 
 
 class _StageHandler(logging.StreamHandler):
@@ -99,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     path = str(Path(monitor_path(args)).resolve())
     cfg = load_config(path)  # a bad file stops here, before any work
     quiet_prefect_console()
-    api = ensure_prefect_server()
+    api, local = ensure_prefect_server()
     print(f'newsmon: monitor "{cfg.name}": running one pass (Prefect API {api})', file=sys.stderr)
     from prefect import tags
 
@@ -109,8 +109,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     loggers = [logging.getLogger(n) for n in ("prefect.flow_runs", "prefect.task_runs")]
     for lg in loggers:
         lg.addHandler(handler)
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
+
+    updates = {PREFECT_API_URL: api, PREFECT_UI_URL: api.removesuffix("/api")} if local else {}
     try:
-        with tags("newsmon", cfg.name):
+        with temporary_settings(updates=updates), tags("newsmon", cfg.name):
             summary = monitor_flow(monitor=path, force=not args.due_only)
     finally:
         for lg in loggers:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
 
-from monitors.clock import utcnow
+from flows.cli_output import iso
+from monitors.clock import as_utc, utcnow
 from monitors.config import MonitorConfig
 from monitors.errors import NewsmonError
 from monitors.extract import extract_one
@@ -29,6 +31,28 @@ def _read_target(cfg: MonitorConfig, target: str) -> tuple[bytes, str]:
     return path.read_bytes(), path.resolve().as_uri()
 
 
+_PUBLISHED_META = re.compile(
+    rb"<meta\s+[^>]*(?:property|name|itemprop)=[\"'](?:article:published_time|og:published_time|"
+    rb"datePublished|pubdate)[\"'][^>]*>",
+    re.IGNORECASE,
+)
+_CONTENT = re.compile(rb"content=[\"']([^\"']+)[\"']", re.IGNORECASE)
+
+
+def page_published(raw: bytes) -> datetime | None:
+    """The page's own publication time with its time of day (`article:published_time` etc.)."""
+    for tag in _PUBLISHED_META.findall(raw[:200_000]):
+        m = _CONTENT.search(tag)
+        if not m:
+            continue
+        try:
+            value = datetime.fromisoformat(m.group(1).decode("ascii", "replace").strip())
+        except ValueError:
+            continue
+        return as_utc(value)
+    return None
+
+
 def _match_dict(m: Any) -> dict[str, Any] | None:
     if m is None:
         return None
@@ -45,7 +69,7 @@ def explain(cfg: MonitorConfig, target: str) -> dict[str, Any]:
     """Extract the page, compare it with seeds and stored articles, tag it, judge the alert."""
     raw, url = _read_target(cfg, target)
     ext = extract_one(raw, url)
-    published = (ext.published if ext is not None else None) or utcnow()
+    published = page_published(raw) or (ext.published if ext is not None else None) or utcnow()
     if ext is None or not ext.text.strip():
         text = raw.decode("utf-8", errors="replace")
         title = text.strip().splitlines()[0][:200] if text.strip() else ""
@@ -90,7 +114,7 @@ def explain(cfg: MonitorConfig, target: str) -> dict[str, Any]:
         "target": target,
         "url": url,
         "title": title,
-        "published": published.isoformat(),
+        "published": iso(published),
         "text_source": source,
         "text_chars": len(text),
         "duplicate": _match_dict(verdict),

@@ -316,7 +316,7 @@ def test_explain_says_a_new_development_would_alert_and_why(
     assert main(["explain", str(path), "--monitor", str(monitor_file(tmp_path))]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["duplicate"] is None
-    assert result["published"].startswith("2023-09-12")
+    assert result["published"] == "2023-09-12T01:37:56Z"  # with its time of day
     assert result["would_alert"] is True
     assert result["why"].startswith("yes: a new development on watched topic(s) ")
     assert "summits" in result["why"]
@@ -407,3 +407,41 @@ def test_opml_from_a_feed_reader_is_validated(
         f"newsmon: {bad}: not an OPML file (root element <html>, expected <opml>)\n"
     )
     assert path.read_text(encoding="utf-8") == before
+
+
+def test_run_from_another_folder_uses_the_local_server_and_the_run_stays_visible(
+    tmp_path: Path,
+) -> None:
+    """No PREFECT_API_URL, cwd outside the checkout: the run goes to the local server."""
+    from tests.flows.prefect_server import PrefectServer, describe
+
+    with LocalHTTPServer() as site, PrefectServer(tmp_path / "prefect") as server:
+        url = serve_feed(site, "/g.xml", [serve_sample(site, "guardian", "686b5362458d")])
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        path = monitor_file(tmp_path, {"g": url})
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSMON_"))}
+        env.update(
+            PREFECT_HOME=str(tmp_path / "client-home"), NEWSMON_PREFECT_PORT=str(server.port)
+        )
+        proc = subprocess.run(
+            [str(Path(sys.executable).with_name("newsmon")), "run", "--monitor", str(path)],
+            cwd=elsewhere,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, describe(proc)
+        assert "Finished in state" not in proc.stderr  # Prefect's per-task lines stay in the UI
+        assert "  extract: 1 article(s) extracted\n" in proc.stderr
+        (ui_line,) = [line for line in proc.stdout.splitlines() if "Prefect UI" in line]
+        prefix = f"http://127.0.0.1:{server.port}/runs/flow-run/"
+        run_url = ui_line.split()[-1]
+        assert run_url.startswith(prefix), proc.stdout
+        import httpx
+
+        run = httpx.get(f"{server.api_url}/flow_runs/{run_url.removeprefix(prefix)}").json()
+        assert run["state"]["type"] == "COMPLETED"
+        assert run["parameters"]["monitor"] == str(path)
+    assert not (elsewhere / "data").exists()  # the monitor file's data_dir was used

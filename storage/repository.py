@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from monitors.clock import utcnow
+from monitors.kinds import AlertStatus, AttemptOutcome, DevelopmentStatus, FeedStatus
 from storage.models import (
     Alert,
     Article,
@@ -72,7 +73,7 @@ def sync_feeds(session: Session, *, monitor: str, feeds: Sequence[tuple[str, str
                     feed.current_url = None
                     feed.etag = None
                     feed.last_modified = None
-                    feed.status = "new"
+                    feed.status = FeedStatus.NEW
                     feed.disabled_reason = None
                     feed.consecutive_failures = 0
                     feed.next_due_at = None
@@ -277,7 +278,8 @@ def list_developments(
     """Developments of a monitor (seen since `since`, of `status`), oldest first."""
     q = select(Development).where(Development.monitor == monitor)
     if since is not None:
-        q = q.where(or_(col(Development.last_seen_at) >= since, col(Development.status) == "known"))
+        known = col(Development.status) == DevelopmentStatus.KNOWN
+        q = q.where(or_(col(Development.last_seen_at) >= since, known))
     if status is not None:
         q = q.where(Development.status == status)
     return list(session.exec(q.order_by(col(Development.id))))
@@ -295,7 +297,7 @@ def ensure_seed_development(
     dev = Development(
         monitor=monitor,
         title=title,
-        status="known",
+        status=DevelopmentStatus.KNOWN,
         first_seen_at=now,
         last_seen_at=now,
         topics=topics,
@@ -371,9 +373,9 @@ def claim_due_alerts(
     before dying).
     """
     due = or_(
-        (col(Alert.status) == "pending")
+        (col(Alert.status) == AlertStatus.PENDING)
         & or_(col(Alert.next_attempt_at).is_(None), col(Alert.next_attempt_at) <= now),
-        (col(Alert.status) == "sending") & (col(Alert.claimed_until) < now),
+        (col(Alert.status) == AlertStatus.SENDING) & (col(Alert.claimed_until) < now),
     )
     q = select(Alert.id).where(Alert.monitor == monitor, due)
     if ids is not None:
@@ -384,7 +386,7 @@ def claim_due_alerts(
         res = session.execute(
             update(Alert)
             .where(col(Alert.id) == aid, due)
-            .values(status="sending", claimed_until=now + lease)
+            .values(status=AlertStatus.SENDING, claimed_until=now + lease)
         )
         if getattr(res, "rowcount", 0) == 1:
             claimed.append(int(aid or 0))
@@ -408,16 +410,16 @@ def record_attempt(
     session.add(DeliveryAttempt(alert_id=alert.id or 0, at=now, outcome=outcome, detail=detail))
     alert.attempts += 1
     alert.claimed_until = None
-    if outcome == "sent":
-        alert.status = "sent"
+    if outcome == AttemptOutcome.SENT:
+        alert.status = AlertStatus.SENT
         alert.sent_at = now
         alert.last_error = None
-    elif outcome == "transient" and next_attempt_at is not None:
-        alert.status = "pending"
+    elif outcome == AttemptOutcome.TRANSIENT and next_attempt_at is not None:
+        alert.status = AlertStatus.PENDING
         alert.next_attempt_at = next_attempt_at
         alert.last_error = detail
     else:
-        alert.status = "dead"
+        alert.status = AlertStatus.DEAD
         alert.last_error = detail
     session.add(alert)
     return alert
@@ -425,7 +427,7 @@ def record_attempt(
 
 def release_alert(session: Session, *, alert: Alert, until: datetime) -> Alert:
     """Give a claimed alert back, due again at `until`, without counting an attempt."""
-    alert.status = "pending"
+    alert.status = AlertStatus.PENDING
     alert.claimed_until = None
     alert.next_attempt_at = until
     session.add(alert)
@@ -454,8 +456,8 @@ def requeue_dead_alerts(
     session: Session, *, monitor: str, alert_ids: Sequence[int] | None = None
 ) -> int:
     """Move dead-lettered alerts back to pending (all, or the given ids); returns how many."""
-    q = update(Alert).where(col(Alert.monitor) == monitor, col(Alert.status) == "dead")
+    q = update(Alert).where(col(Alert.monitor) == monitor, col(Alert.status) == AlertStatus.DEAD)
     if alert_ids:
         q = q.where(col(Alert.id).in_(list(alert_ids)))
-    res = session.execute(q.values(status="pending", next_attempt_at=None, attempts=0))
+    res = session.execute(q.values(status=AlertStatus.PENDING, next_attempt_at=None, attempts=0))
     return int(getattr(res, "rowcount", 0) or 0)

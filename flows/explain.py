@@ -17,7 +17,7 @@ from monitors.clock import utcnow
 from monitors.config import MonitorConfig
 from monitors.errors import NewsmonError
 from monitors.extract import extract_one
-from monitors.fetch import Fetcher
+from monitors.httpclient import Fetcher
 from monitors.records import DedupMatch, ExtractedText, FeedItem
 from monitors.text import content_hash
 from pipeline.extract import Candidate

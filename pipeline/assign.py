@@ -13,7 +13,7 @@ from monitors.config import MonitorConfig
 from monitors.dedup import DedupIndex
 from monitors.developments import DevelopmentIndex
 from monitors.records import DedupMatch, Tagging
-from monitors.topics import Tagger, headline_topics
+from monitors.tagging import Tagger, headline_topics
 from pipeline.prepare import make_tagger
 from storage import repository as repo
 from storage.models import Article, Development

@@ -23,10 +23,10 @@ from monitors.delivery import (
     SmtpSender,
     in_quiet_hours,
     render_digest,
-    retry_delay,
 )
 from monitors.errors import ConfigError, DeliveryError, NewsmonError
 from monitors.kinds import NEWS_KINDS, AlertKind, AttemptOutcome, ChannelName
+from monitors.retry import retry_delay
 from monitors.secrets import BlockLookup, resolve_secret
 from pipeline.outbox import alert_channels, queue_alert
 from storage import repository as repo

@@ -17,8 +17,9 @@ from monitors.clock import as_utc
 from monitors.config import MonitorConfig
 from monitors.errors import FetchError
 from monitors.extract import ExtractJob
-from monitors.fetch import FeedState, Fetcher, fetch_pages, poll_feed
+from monitors.httpclient import Fetcher
 from monitors.kinds import FeedStatus, PollStatus
+from monitors.polling import FeedState, fetch_pages, poll_feed
 from monitors.records import FeedItem
 from storage import repository as repo
 from storage.db import session_scope

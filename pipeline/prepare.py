@@ -12,8 +12,8 @@ from monitors.clock import as_utc
 from monitors.config import MonitorConfig
 from monitors.kinds import FeedStatus
 from monitors.seeds import SeedDoc, load_seeds
+from monitors.tagging import Tagger
 from monitors.text import text_hash
-from monitors.topics import Tagger
 from storage import repository as repo
 from storage.db import session_scope
 from storage.models import Feed

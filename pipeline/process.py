@@ -15,8 +15,8 @@ from monitors.dedup import DedupIndex
 from monitors.developments import DevelopmentIndex
 from monitors.kinds import AlertKind, ArticleStatus, DevelopmentStatus
 from monitors.records import DedupMatch, Tagging
+from monitors.tagging import Tagger
 from monitors.text import text_hash
-from monitors.topics import Tagger
 from pipeline.assign import _alert_content, _assign_development, build_development_index
 from pipeline.extract import Candidate
 from pipeline.harvest import known_articles

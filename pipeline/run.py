@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.engine import Engine
 
 from monitors.config import MonitorConfig
-from monitors.fetch import Fetcher
+from monitors.httpclient import Fetcher
 from monitors.secrets import BlockLookup
 from pipeline.deliver import deliver_pending
 from pipeline.extract import extract_batch

@@ -57,7 +57,7 @@ from typing import Any
 
 from monitors.clock import utcnow
 from monitors.config import MonitorConfig, parse_config
-from monitors.fetch import Fetcher
+from monitors.httpclient import Fetcher
 from monitors.kinds import PollStatus
 from pipeline import harvest as harvest_stage
 from pipeline.extract import Candidate

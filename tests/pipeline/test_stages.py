@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from monitors.clock import utcnow
 from monitors.config import MonitorConfig, parse_config
-from monitors.fetch import Fetcher
+from monitors.httpclient import Fetcher
 from pipeline.extract import Candidate, extract_batch
 from pipeline.harvest import harvest_feed
 from pipeline.health import SILENCE_FACTOR, SILENCE_MIN, check_feed_health

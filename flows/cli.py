@@ -118,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         for lg in loggers:
             lg.removeHandler(handler)
-    print(format_summary(cfg, summary))
+    print(format_summary(cfg, summary.as_dict()))
     return 0
 
 

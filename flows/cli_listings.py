@@ -51,7 +51,7 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     """List the seed corpus as loaded."""
     from monitors.seeds import load_seeds
     from monitors.text import text_hash
-    from pipeline.core import make_tagger
+    from pipeline.prepare import make_tagger
 
     cfg = load(args)
     tagger = make_tagger(cfg)
@@ -208,8 +208,9 @@ def _retry(cfg: MonitorConfig, engine: Any, args: argparse.Namespace) -> int:
     """Requeue dead alerts (all, or the ids given; an unknown or live id is an error) and send."""
     from sqlmodel import Session
 
-    from pipeline.outbox import deliver_pending
+    from pipeline.deliver import deliver_pending
     from storage import repository as repo
+    from storage.db import session_scope
 
     ids: list[int] = list(args.ids or [])
     if ids:
@@ -231,7 +232,7 @@ def _retry(cfg: MonitorConfig, engine: Any, args: argparse.Namespace) -> int:
                 remedy="list the dead ones with `newsmon alerts --status dead`",
                 status=EXIT_NOT_FOUND,
             )
-    with Session(engine) as s:
+    with session_scope(engine) as s:
         n = repo.requeue_dead_alerts(s, monitor=cfg.name, alert_ids=ids or None)
     print(f"requeued {n} dead alert(s)")
     if n == 0:

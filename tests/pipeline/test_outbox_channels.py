@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import Session
 
 from monitors.config import MonitorConfig, parse_config
-from pipeline import outbox
+from pipeline import deliver
 from storage import repository as repo
 from storage.db import get_engine
 from tests.pipeline.test_outbox import REPO, owe, statuses
@@ -112,9 +112,9 @@ def test_webhook_is_signed_retried_with_the_same_idempotency_key_and_processed_o
     heads = owe(cfg, engine, 2)
     receiver.script = [503]  # the first request fails: that alert retries later
     now = datetime.now(UTC)
-    first = outbox.deliver_pending(cfg, engine, now=now)
+    first = deliver.deliver_pending(cfg, engine, now=now)
     assert (first.sent, first.retrying) == (1, 1)
-    second = outbox.deliver_pending(cfg, engine, now=now + timedelta(hours=2))
+    second = deliver.deliver_pending(cfg, engine, now=now + timedelta(hours=2))
     assert second.sent == 1
     assert set(statuses(cfg, engine).values()) == {"sent"}
     # the failed alert was retried with its own key; every key was processed exactly once
@@ -136,7 +136,7 @@ def test_webhook_with_the_wrong_secret_is_dead_lettered_with_a_remedy(
     cfg = monitor(tmp_path, sqlite_url, {"webhook": {"url": receiver.url}})
     engine = get_engine(sqlite_url)
     owe(cfg, engine, 1)
-    report = outbox.deliver_pending(cfg, engine)
+    report = deliver.deliver_pending(cfg, engine)
     assert report.dead == 1 and receiver.processed == {}
     with Session(engine) as s:
         (alert,) = repo.list_alerts(s, monitor=cfg.name)
@@ -158,11 +158,11 @@ def test_apprise_url_receives_the_alert_after_a_failure(
     (head,) = owe(cfg, engine, 1)
     receiver.script = [500]
     now = datetime.now(UTC)
-    first = outbox.deliver_pending(cfg, engine, now=now)
+    first = deliver.deliver_pending(cfg, engine, now=now)
     assert first.retrying == 1
     assert "Apprise json:// notification failed" in first.messages[0]
     assert f"{receiver.port}/notify" not in first.messages[0]  # the URL (a secret) is not shown
-    assert outbox.deliver_pending(cfg, engine, now=now + timedelta(hours=2)).sent == 1
+    assert deliver.deliver_pending(cfg, engine, now=now + timedelta(hours=2)).sent == 1
     (msg,) = receiver.messages
     assert msg["title"] == f"[newsmon:channels-test] New development: {head} (summits)"
     assert head in msg["message"] and "They held a **summits** meeting." not in msg["message"]
@@ -183,10 +183,10 @@ def test_apprise_honours_quiet_hours_and_sends_a_flood_as_one_digest(
     engine = get_engine(sqlite_url)
     night = datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
     owe(cfg, engine, 3, now=night)
-    held = outbox.deliver_pending(cfg, engine, now=night)
+    held = deliver.deliver_pending(cfg, engine, now=night)
     assert (held.sent, held.deferred) == (0, 3) and receiver.messages == []
     morning = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
-    report = outbox.deliver_pending(cfg, engine, now=morning)
+    report = deliver.deliver_pending(cfg, engine, now=morning)
     assert (report.sent, report.digests) == (3, 1)
     (digest,) = receiver.messages
     assert digest["title"].startswith("[newsmon:channels-test] Digest: 3 developments")

@@ -110,7 +110,11 @@ def stage_line(stage: str, result: Any) -> str | None:
             f"{result.seeds} seed(s)"
         )
     if stage.startswith("poll "):
-        return f"{stage}: {result.message}"
+        if result.status in ("failed", "gone"):
+            return None  # the flow logs it as a warning
+        if result.status == "not_modified":
+            return f"{stage}: not modified (304)"
+        return f"{stage}: {result.items_seen} entries seen, {len(result.items)} new or changed"
     if stage == "extract":
         return f"extract: {len(result)} article(s) extracted"
     if stage == "process":

@@ -117,18 +117,18 @@ def render_table(
     keep = list(range(len(headers)))
     min_wrap = 16
 
-    def natural(i: int) -> int:
+    def _natural(i: int) -> int:
         return max(len(headers[i]), *(len(str(r[i])) for r in rows))
 
-    def needed(cols: list[int]) -> int:
-        fixed = sum(natural(i) for i in cols if headers[i] not in wrapped)
-        flex = sum(min(natural(i), min_wrap) for i in cols if headers[i] in wrapped)
+    def _needed(cols: list[int]) -> int:
+        fixed = sum(_natural(i) for i in cols if headers[i] not in wrapped)
+        flex = sum(min(_natural(i), min_wrap) for i in cols if headers[i] in wrapped)
         return fixed + flex + 2 * (len(cols) - 1)
 
-    while needed(keep) > total and drop:
+    while _needed(keep) > total and drop:
         name = drop.pop(0)
         keep = [i for i in keep if headers[i] != name]
-    widths = {i: natural(i) for i in keep}
+    widths = {i: _natural(i) for i in keep}
     flex_cols = [i for i in keep if headers[i] in wrapped]
     spare = total - sum(widths[i] for i in keep if i not in flex_cols) - 2 * (len(keep) - 1)
     if flex_cols and sum(widths[i] for i in flex_cols) > spare:
@@ -137,11 +137,11 @@ def render_table(
             widths[i] = min(widths[i], share)
         rest = spare - sum(widths[i] for i in flex_cols)
         for i in flex_cols:  # hand what is left to the columns that still want it
-            extra = min(max(rest, 0), natural(i) - widths[i])
+            extra = min(max(rest, 0), _natural(i) - widths[i])
             widths[i] += extra
             rest -= extra
 
-    def cells(row: Sequence[str]) -> list[list[str]]:
+    def _cells(row: Sequence[str]) -> list[list[str]]:
         out = []
         for i in keep:
             text = " ".join(str(row[i]).split()) if headers[i] in wrapped else str(row[i])
@@ -153,14 +153,14 @@ def render_table(
             out.append(lines or [""])
         return out
 
-    def fmt(parts: list[str]) -> str:
+    def _fmt(parts: list[str]) -> str:
         return "  ".join(p.ljust(widths[i]) for i, p in zip(keep, parts, strict=True)).rstrip()
 
-    out = [fmt([headers[i] for i in keep]), fmt(["-" * widths[i] for i in keep])]
+    out = [_fmt([headers[i] for i in keep]), _fmt(["-" * widths[i] for i in keep])]
     for row in rows:
-        cols = cells(row)
+        cols = _cells(row)
         for n in range(max(len(c) for c in cols)):
-            out.append(fmt([c[n] if n < len(c) else "" for c in cols]))
+            out.append(_fmt([c[n] if n < len(c) else "" for c in cols]))
     return "\n".join(out)
 
 

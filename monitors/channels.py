@@ -88,8 +88,8 @@ def make_senders(cfg: MonitorConfig, *, lookup_block: BlockLookup | None = None)
     if ch.outbox:
         box = FileOutbox(cfg.outbox_dir)
 
-        def to_outbox(content: AlertContent, _thread: str, key: str) -> None:
+        def _to_outbox(content: AlertContent, _thread: str, key: str) -> None:
             box.send(content, key=key)
 
-        senders["outbox"] = to_outbox
+        senders["outbox"] = _to_outbox
     return senders

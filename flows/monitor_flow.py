@@ -20,7 +20,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy.exc import OperationalError
 
 from flows.report import markdown_report
-from monitors.clock import utcnow
+from monitors.clock import simulated_time, utcnow
 from monitors.config import MonitorConfig, load_config
 from monitors.errors import ConfigError
 from monitors.fetch import Fetcher
@@ -170,8 +170,16 @@ def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
     on_crashed=[report_failure],
     task_runner=POLL_RUNNER,
 )
-def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> dict[str, Any]:
-    """One monitoring pass of the monitor file `monitor`."""
+def monitor_flow(
+    monitor: str = DEFAULT_MONITOR, force: bool = False, as_of: datetime | None = None
+) -> dict[str, Any]:
+    """One monitoring pass of the monitor file `monitor` (as of a past UTC time, if given)."""
+    with simulated_time(as_of):
+        return monitor_pass(monitor, force)
+
+
+def monitor_pass(monitor: str, force: bool) -> dict[str, Any]:
+    """The body of `monitor_flow`: prepare, poll, extract, process, feed health, deliver."""
     logger = get_run_logger()
     cfg = load_config(monitor)
     engine = get_engine(cfg.resolved_database_url)

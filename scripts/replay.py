@@ -138,8 +138,8 @@ def slack_alerts(
     meta = texts[1] if len(texts) > 1 else ""
     headline = texts[0] if texts else str(payload.get("text", ""))
     if "Digest" in meta:
-        items = [t for t in texts[2:] if t.startswith("•")]
-        links = [m for t in items for line in t.splitlines() if (m := _LINK.search(line))]
+        lines = [line for t in texts[2:] for line in t.splitlines() if line.startswith("•")]
+        links = [m for line in lines if (m := _LINK.search(line))]
         return [AlertRecord(resolve(m.group(1)), m.group(1), headline) for m in links]
     if "New development" not in meta:
         return []
@@ -246,6 +246,9 @@ def replay_window(
             e.id if (e := corpus.entry_for_url(url)) else None
         )
         alerts = [a for p in sink.posts for a in slack_alerts(p.payload, resolve)]
+        with (work / "slack.jsonl").open("w", encoding="utf-8") as fh:  # what the analyst got
+            for p in sink.posts:
+                fh.write(json.dumps({"at": p.received_at.isoformat(), "payload": p.payload}) + "\n")
         stored = stored_articles(cfg.resolved_database_url, cfg.name, corpus)
     finally:
         server.shutdown()

@@ -189,7 +189,7 @@ def prefect_api(api_url: str | None, home: Path) -> Iterator[str]:
         if api_url is None:
             from tests.flows.prefect_server import PrefectServer
 
-            api_url = stack.enter_context(PrefectServer(home)).api_url
+            api_url = stack.enter_context(PrefectServer(home, startup_timeout=400)).api_url
         stack.enter_context(temporary_settings({PREFECT_API_URL: api_url}))
         yield api_url
 
@@ -269,6 +269,7 @@ def replay_window(
         "missed_developments": sc.missed_events,
         "wrong_alerts": sc.wrong_alerts,
         "unmapped_alerts": sum(1 for a in alerts if a.entry_id is None),
+        "requests_broken_off": server.broken,
     }
     return ReplayResult(
         story.name, window, first, passes, wall, len(stored), server.requests,

@@ -164,6 +164,7 @@ class ReplayServer(ThreadingHTTPServer):
         self.window = window
         self.requests = 0
         self.not_modified = 0
+        self.broken = 0
         self._lock = threading.Lock()
         super().__init__(("127.0.0.1", port), _ReplayHandler)
 
@@ -223,6 +224,11 @@ class ReplayServer(ThreadingHTTPServer):
         assert outlet.style is not None
         page = render_article(slug, outlet.style, _item(entry), related)
         return page.replace(BASE, self.base_url).encode("utf-8")
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Count a request that broke off (e.g. the client gave up on a slow page) quietly."""
+        with self._lock:
+            self.broken += 1
 
     def count(self, *, not_modified: bool) -> None:
         """Count one request (and whether it was answered 304)."""

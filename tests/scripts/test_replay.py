@@ -7,7 +7,8 @@ database, Slack alerts through a recording webhook sink, then the score against 
 To stay within CI's time the window is two days (23-24 Aug: the crash, Surovikin's dismissal
 covered by seed A, Putin's first comment and the US assessment that must alert) on the ten
 lower-volume outlets (the Daily Mail, Guardian, Fox News and The Hill feeds carry ~60 % of the
-corpus's unrelated entries). Floors sit just under what today's grouping reaches (measured
+corpus's unrelated entries; with six outlets neither expected development alerts, so recall and
+precision could not be gated). Floors sit just under what today's grouping reaches (measured
 2026-11-30, before the grouping rewrite; raise them after it lands): see docs/evaluation.md.
 """
 
@@ -56,7 +57,7 @@ def test_replay_runs_every_pass_through_real_feeds_and_a_slack_sink(
     replayed: replay.ReplayResult,
 ) -> None:
     assert replayed.passes == 5  # 23 Aug 00:00 .. 25 Aug 00:00 every 12 hours
-    assert replayed.articles > 1000  # every entry of ten outlets over three days
+    assert replayed.articles > 1000  # every entry of ten outlets over three days (1,439)
     assert replayed.slack_messages >= replayed.figures["alerts"] > 0
     assert replayed.details["unmapped_alerts"] == 0
 

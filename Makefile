@@ -17,7 +17,7 @@ export NEWSMON_DATA_DIR ?= $(DATA_DIR)
 export NEWSMON_SAMPLE_PORT := $(SAMPLE_PORT)
 export NEWSMON_PREFECT_PORT := $(PREFECT_PORT)
 
-.PHONY: run test lint typecheck pytest bench server server-stop sample-server deploy worker work-pool \
+.PHONY: run test lint typecheck pytest bench eval server server-stop sample-server deploy worker work-pool \
 	browser-deps clean
 
 # pip's output is folded into one line that counts the packages (the full log: .venv/pip.log).
@@ -74,6 +74,12 @@ pytest: $(BIN)/.installed
 ## by hand into docs/benchmarks.md with the machine and the command.
 bench: $(BIN)/.installed
 	$(BIN)/python -m scripts.bench_all $(ARGS)
+
+## eval: the end-to-end replay evaluation of both dev stories (docs/evaluation.md): the rss2023
+## corpus replayed as live feeds through the real flow every 12 simulated hours, alerts scored
+## against the labels; prints a table and writes JSON to data/eval/. `make eval ARGS="--story wagner"`.
+eval: $(BIN)/.installed
+	$(BIN)/python -m scripts.replay $(ARGS)
 
 POOL ?= newsmon-pool
 

@@ -8,6 +8,7 @@ outcomes recorded per feed, not task failures, so one broken feed never fails a 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +20,7 @@ from prefect.runtime import flow_run
 from sqlalchemy.exc import OperationalError
 
 from flows.report import markdown_report
-from monitors.clock import utcnow
+from monitors.clock import simulated_time, utcnow
 from monitors.config import MonitorConfig, load_config
 from monitors.errors import ConfigError
 from pipeline.deliver import notify_run_failure
@@ -160,8 +161,16 @@ def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
     on_failure=[report_failure],
     on_crashed=[report_failure],
 )
-def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> PassSummary:
-    """One monitoring pass of the monitor file `monitor`."""
+def monitor_flow(
+    monitor: str = DEFAULT_MONITOR, force: bool = False, as_of: datetime | None = None
+) -> PassSummary:
+    """One monitoring pass of the monitor file `monitor` (as of a past UTC time, if given)."""
+    with simulated_time(as_of):
+        return monitor_pass(monitor, force)
+
+
+def monitor_pass(monitor: str, force: bool) -> PassSummary:
+    """The body of `monitor_flow`: one `run_pass` with a Prefect task per stage."""
     logger = get_run_logger()
     cfg = load_config(monitor)
     engine = get_engine(cfg.resolved_database_url)

@@ -445,3 +445,38 @@ def test_run_from_another_folder_uses_the_local_server_and_the_run_stays_visible
         assert run["state"]["type"] == "COMPLETED"
         assert run["parameters"]["monitor"] == str(path)
     assert not (elsewhere / "data").exists()  # the monitor file's data_dir was used
+
+
+def test_run_as_of_a_past_time_stores_and_delivers_on_the_simulated_clock(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmodel import Session, select
+
+    from monitors.clock import as_utc
+    from storage.models import Alert, Article, Run
+
+    as_of = datetime(2023, 9, 13, tzinfo=UTC)
+    with LocalHTTPServer() as site:
+        arrives = serve_sample(site, "guardian", "686b5362458d")
+        path = monitor_file(tmp_path, {"g": serve_feed(site, "/g.xml", [arrives])})
+        assert main(["run", "--as-of", "2023-09-13T00:00:00Z", "--monitor", str(path)]) == 0
+    capsys.readouterr()
+    with Session(get_engine(load_config(path).resolved_database_url)) as s:
+        run = s.exec(select(Run)).one()
+        article = s.exec(select(Article)).one()
+        alert = s.exec(select(Alert)).one()
+    for stamp in (run.started_at, run.finished_at, article.first_seen_at, alert.created_at):
+        assert timedelta(0) <= (as_utc(stamp) or as_of) - as_of < timedelta(minutes=10)
+    assert alert.status == "sent"  # nothing waits for the wall clock to catch up
+    assert utcnow().year > 2023  # the process is back on the wall clock
+
+
+def test_run_as_of_rejects_a_time_it_cannot_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--as-of", "yesterday", "--monitor", str(monitor_file(tmp_path))])
+    assert exc.value.code == 2
+    assert "--as-of: not an ISO 8601 time: 'yesterday'" in capsys.readouterr().err

@@ -54,14 +54,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     """One monitoring pass as a Prefect flow run; prints the summary and the run's URL."""
     path = _monitor_path(args)
     cfg = load_config(path)  # a bad file stops here, before any work
+    from flows.preflight import preflight
+
+    preflight(cfg)  # seeds, data folder, database: before a flow run or a database exists
     from prefect import tags
 
     from flows.monitor_flow import monitor_flow
+    from flows.verdict import EXIT_FAILED, judge
 
     with tags("newsmon", cfg.name):
-        summary = monitor_flow(monitor=path, force=not args.due_only)
+        state = monitor_flow(monitor=path, force=not args.due_only, return_state=True)
+    summary = state.result(raise_on_failure=False)
+    if not isinstance(summary, dict):  # the run itself failed: raise what it raised
+        state.result()
+        raise NewsmonError(f"the flow run ended {state.name}: {state.message}")
     print(format_summary(cfg, summary))
-    return 0
+    verdict = judge(summary)
+    if verdict.exit_code:
+        print(f"newsmon: {verdict.headline} (exit {verdict.exit_code})", file=sys.stderr)
+    return EXIT_FAILED if state.is_failed() else verdict.exit_code
 
 
 def format_summary(cfg: MonitorConfig, s: dict[str, Any]) -> str:
@@ -392,7 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: exit 0 when the command completed, 2 on a configuration error."""
+    """Entry point: exit 0 when the command completed, 1 when it (or every due feed) failed, 2
+    on a configuration or validation error (nothing written), 3 when some feeds failed."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

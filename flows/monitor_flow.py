@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_logger
 from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy.exc import OperationalError
 
+from flows.preflight import preflight
 from flows.report import markdown_report
+from flows.verdict import PARTIAL_STATE, judge
 from monitors.clock import utcnow
 from monitors.config import MonitorConfig, load_config
 from monitors.errors import ConfigError
@@ -140,6 +143,11 @@ def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
     params = flow_run.parameters or {}
     try:
         cfg = load_config(params.get("monitor", DEFAULT_MONITOR))
+        preflight(cfg)
+    except ConfigError as exc:  # nothing usable to write to: the run's log says why
+        logger.error("run %s stopped before any work: %s", flow_run.id, exc)
+        return
+    try:
         engine = get_engine(cfg.resolved_database_url)
         from prefect.settings import PREFECT_UI_URL
 
@@ -171,9 +179,10 @@ def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
     task_runner=POLL_RUNNER,
 )
 def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> dict[str, Any]:
-    """One monitoring pass of the monitor file `monitor`."""
+    """One monitoring pass of the monitor file `monitor`; Failed when every due feed failed."""
     logger = get_run_logger()
     cfg = load_config(monitor)
+    preflight(cfg)  # seeds, data folder, database: checked before anything is written
     engine = get_engine(cfg.resolved_database_url)
     now = utcnow()
     url = run_url()
@@ -207,11 +216,25 @@ def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> dict[st
     summary["monitor"] = cfg.name
     summary["run_url"] = url
     summary["feed_health"] = health
+    verdict = judge(summary)
+    summary["status"], summary["headline"] = verdict.status, verdict.headline
     with session_scope(engine) as s:
         repo.finish_run(s, run_id=run_id, summary=summary)
         feeds = repo.list_feeds(s, monitor=cfg.name)
     publish_artifacts(cfg, summary, outcomes, feeds)
-    return summary
+    if verdict.status == "failed":
+        logger.error(verdict.headline)
+        return as_result(Failed(message=verdict.headline, data=summary))
+    if verdict.status == "partial":
+        logger.warning(verdict.headline)
+        return as_result(Completed(name=PARTIAL_STATE, message=verdict.headline, data=summary))
+    return as_result(Completed(message=verdict.headline, data=summary))
+
+
+def as_result(state: State[Any]) -> dict[str, Any]:
+    """A final state returned by the flow: Prefect makes it the run's state and hands callers
+    its data (the summary), or raises for a Failed one (`return_state=True` gives the state)."""
+    return cast(dict[str, Any], state)
 
 
 def publish_artifacts(

@@ -107,19 +107,12 @@ def format_summary(cfg: MonitorConfig, s: dict[str, Any]) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the monitor on its cron schedule in this process (Prefect `serve`)."""
+    """Run the monitor on its cron schedule in this process (deployment `<monitor>-serve`)."""
     path = _monitor_path(args)
     cfg = load_config(path)
-    from flows.monitor_flow import monitor_flow
+    from flows.serve import serve
 
-    monitor_flow.serve(
-        name=cfg.name,
-        cron=args.cron or cfg.schedule,
-        parameters={"monitor": path},
-        tags=["newsmon", cfg.name],
-        limit=1,
-    )
-    return 0
+    return serve(cfg, path, args.cron or cfg.schedule)
 
 
 def cmd_seeds(args: argparse.Namespace) -> int:

@@ -69,6 +69,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         state.result()
         raise NewsmonError(f"the flow run ended {state.name}: {state.message}")
     print(format_summary(cfg, summary))
+    for line in summary.get("crashed_runs", []):
+        print(f"  CRASHED RUN        {line}")
     verdict = judge(summary)
     if verdict.exit_code:
         print(f"newsmon: {verdict.headline} (exit {verdict.exit_code})", file=sys.stderr)

@@ -20,6 +20,7 @@ from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy.exc import OperationalError
 
+from flows.crashes import close_failed_run, notice_crashed_runs
 from flows.preflight import preflight
 from flows.report import markdown_report
 from flows.verdict import PARTIAL_STATE, judge
@@ -31,12 +32,15 @@ from pipeline import core as pipeline
 from pipeline import outbox
 from storage import repository as repo
 from storage.db import get_engine, session_scope
+from storage.locks import monitor_lock
 
 DEFAULT_MONITOR = "config/sample.yaml"
 #: Feeds polled at once in a run (each also fetches its pages with a few threads, and the
 #: fetcher limits requests per host); Prefect's default thread pool is unbounded.
 POLL_THREADS = 8
 POLL_RUNNER: Any = ThreadPoolTaskRunner(max_workers=POLL_THREADS)
+#: How long a run waits for another run of the same monitor before giving up (MonitorBusy).
+LOCK_WAIT_SECONDS = 30 * 60
 
 
 def run_name() -> str:
@@ -159,6 +163,7 @@ def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
             message=f"Flow run {flow_run.name} ended {state.name}: {state.message or ''}",
             run_url=f"{ui.rstrip('/')}/runs/flow-run/{flow_run.id}" if ui else None,
         )
+        close_failed_run(cfg, engine, flow_run_id=str(flow_run.id), state=str(state.name))
     except Exception as exc:  # a hook must not raise; say why the operator was not told
         logger.error("could not report the failed run %s: %s", flow_run.id, exc)
         return
@@ -180,12 +185,24 @@ def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
 )
 def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> dict[str, Any]:
     """One monitoring pass of the monitor file `monitor`; Failed when every due feed failed."""
-    logger = get_run_logger()
     cfg = load_config(monitor)
     preflight(cfg)  # seeds, data folder, database: checked before anything is written
-    engine = get_engine(cfg.resolved_database_url)
-    now = utcnow()
+    url = cfg.resolved_database_url
+    with monitor_lock(get_engine(url, upgrade=False), cfg.name, timeout=LOCK_WAIT_SECONDS) as w:
+        # migrated under the lock: two first runs on an empty SQLite file would race on it
+        return locked_pass(cfg, get_engine(url), force=force, waited=w)
+
+
+def locked_pass(cfg: MonitorConfig, engine: Any, *, force: bool, waited: float) -> dict[str, Any]:
+    """The pass, while this run holds the monitor's lock: crashed runs first, then the stages."""
+    logger = get_run_logger()
+    if waited >= 1:
+        logger.warning("waited %.0f s for another run of %s to finish", waited, cfg.name)
     url = run_url()
+    crashed = notice_crashed_runs(cfg, engine, run_url=url)
+    for line in crashed:
+        logger.warning("CRASHED RUN %s", line)
+    now = utcnow()
     with session_scope(engine) as s:
         run_id = repo.start_run(s, monitor=cfg.name, flow_run_id=str(flow_run.id or "")).id or 0
     prepared = prepare_task(cfg, now, force)
@@ -204,6 +221,7 @@ def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> dict[st
         log("feed %s: %s", h.feed, h.message)
     candidates = extract_task(harvests)
     outcomes = process_task(cfg, candidates, run_id, now, url)
+    pipeline.save_validators(cfg, engine, harvests)  # only now: their entries are stored
     health = health_task(cfg, run_id, now, url)
     for line in health:
         logger.warning(line)
@@ -216,6 +234,7 @@ def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> dict[st
     summary["monitor"] = cfg.name
     summary["run_url"] = url
     summary["feed_health"] = health
+    summary["crashed_runs"], summary["lock_wait_seconds"] = crashed, round(waited, 1)
     verdict = judge(summary)
     summary["status"], summary["headline"] = verdict.status, verdict.headline
     with session_scope(engine) as s:

@@ -45,16 +45,19 @@ def judge(summary: dict[str, Any]) -> Verdict:
     polled = int(summary.get("feeds_polled", 0))
     failed = dict(summary.get("feeds_failed", {}))
     names = ", ".join(sorted(failed))
+    crashed = len(summary.get("crashed_runs") or [])
+    note = f"; {crashed} earlier run(s) had crashed and were picked up" if crashed else ""
     if polled and len(failed) >= polled:
         return Verdict(
             "failed",
-            f"pass FAILED: every due feed failed ({len(failed)} of {polled}: {names})",
+            f"pass FAILED: every due feed failed ({len(failed)} of {polled}: {names}){note}",
             EXIT_FAILED,
         )
     if failed:
         return Verdict(
             "partial",
-            f"pass completed with failures: {len(failed)} of {polled} due feeds failed ({names})",
+            f"pass completed with failures: {len(failed)} of {polled} due feeds failed "
+            f"({names}){note}",
             EXIT_PARTIAL,
         )
-    return Verdict("ok", f"pass completed: {polled} feed(s) polled, none failed", EXIT_OK)
+    return Verdict("ok", f"pass completed: {polled} feed(s) polled, none failed{note}", EXIT_OK)

@@ -132,6 +132,8 @@ class Harvest:
     jobs: list[ExtractJob] = field(default_factory=list)
     also_seen: int = 0
     possible_gap: bool = False
+    #: the feed's new (ETag, Last-Modified), saved only once the entries they cover are stored
+    validators: tuple[str | None, str | None] | None = None
 
 
 def _state_from_row(feed: Feed) -> FeedState:
@@ -188,6 +190,7 @@ def harvest_feed(
     interval = timedelta(minutes=fc.poll_interval_minutes or cfg.poll_interval_minutes)
     with Session(engine, expire_on_commit=False) as s:
         feed = repo.get_feed(s, monitor=cfg.name, name=feed_name)
+        old_validators = (feed.etag, feed.last_modified)
         result = poll_feed(
             fetcher,
             feed_name=feed_name,
@@ -246,6 +249,10 @@ def harvest_feed(
                 # every entry is new on a feed polled before: the window may have overflowed
                 harvest.possible_gap = feed.poll_count > 1
                 feed.possible_gaps += int(harvest.possible_gap)
+        if harvest.new_items or harvest.changed_items:
+            # a crash before these entries are stored must not leave a 304 for the next run
+            harvest.validators = (feed.etag, feed.last_modified)
+            feed.etag, feed.last_modified = old_validators
         repo.save_feed(s, feed=feed)
     todo = harvest.new_items + harvest.changed_items
     # pages are fetched by the link as published (tracking parameters and all), not the
@@ -271,6 +278,17 @@ def harvest_feed(
             )
         )
     return harvest
+
+
+def save_validators(cfg: MonitorConfig, engine: Engine, harvests: list[Harvest]) -> int:
+    """Save the validators held back by `harvest_feed`, once their entries are stored."""
+    held = [h for h in harvests if h.validators is not None]
+    with Session(engine, expire_on_commit=False) as s:
+        for h in held:
+            feed = repo.get_feed(s, monitor=cfg.name, name=h.feed)
+            feed.etag, feed.last_modified = h.validators or (None, None)
+            repo.save_feed(s, feed=feed)
+    return len(held)
 
 
 def _unique_items(items: list[FeedItem]) -> list[FeedItem]:

@@ -207,13 +207,19 @@ def deliver_pending(
         return report
     now = now or utcnow()
     with Session(engine, expire_on_commit=False) as s:
-        claimed = repo.claim_due_alerts(
-            s, monitor=cfg.name, now=now, lease=DELIVERY_LEASE, limit=1000, ids=alert_ids
-        )
-        by_channel: dict[str, list[Alert]] = {}
-        for alert in claimed:
-            by_channel.setdefault(alert.channel, []).append(alert)
-        for name, alerts in by_channel.items():
+        # claimed one channel at a time, as it is sent: a crash holds back only that channel's
+        for name in repo.due_alert_channels(s, monitor=cfg.name, now=now, ids=alert_ids):
+            alerts = repo.claim_due_alerts(
+                s,
+                monitor=cfg.name,
+                now=now,
+                lease=DELIVERY_LEASE,
+                limit=1000,
+                ids=alert_ids,
+                channel=name,
+            )
+            if not alerts:
+                continue
             channel = channels.get(name)
             if channel is None:
                 for alert in alerts:

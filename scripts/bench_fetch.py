@@ -521,6 +521,7 @@ def run_pass(label: str, cfg: MonitorConfig, counters: Any, *, threads: int) -> 
     candidates = pipeline.extract_batch(harvests)
     t3 = time.perf_counter()
     outcomes = pipeline.process_batch(cfg, engine, candidates, run_id=None, now=now)
+    pipeline.save_validators(cfg, engine, harvests)
     t4 = time.perf_counter()
     st.wall = t4 - t0
     st.cpu = _cpu() - cpu0

@@ -140,6 +140,7 @@ def run_plain(monitor: Path) -> dict[str, Any]:
         harvests = [f.result() for f in futures]
     candidates = pipeline.extract_batch(harvests)
     outcomes = pipeline.process_batch(cfg, engine, candidates, run_id=run_id, now=now)
+    pipeline.save_validators(cfg, engine, harvests)
     health = pipeline.check_feed_health(cfg, engine, run_id=run_id, now=now)
     delivery = outbox.deliver_pending(cfg, engine)
     summary = pipeline.summarize(

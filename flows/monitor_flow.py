@@ -27,7 +27,7 @@ from flows.verdict import PARTIAL_STATE, judge
 from monitors.clock import utcnow
 from monitors.config import MonitorConfig, load_config
 from monitors.errors import ConfigError
-from monitors.fetch import Fetcher
+from monitors.httpclient import Fetcher
 from pipeline import core as pipeline
 from pipeline import outbox
 from storage import repository as repo

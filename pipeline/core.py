@@ -35,11 +35,12 @@ from monitors.dedup import DedupIndex
 from monitors.developments import DevelopmentIndex
 from monitors.errors import FetchError
 from monitors.extract import ExtractJob, extract_articles
-from monitors.fetch import FeedState, Fetcher, fetch_pages, poll_feed
+from monitors.httpclient import Fetcher
+from monitors.polling import FeedState, fetch_pages, poll_feed
 from monitors.records import DedupMatch, ExtractedText, FeedItem, Tagging
 from monitors.seeds import load_seeds
+from monitors.tagging import Tagger, headline_topics
 from monitors.text import text_hash
-from monitors.topics import Tagger, headline_topics
 from pipeline.outbox import (
     DeliveryReport,
     alert_channels,

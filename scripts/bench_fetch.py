@@ -57,7 +57,7 @@ from typing import Any
 
 from monitors.clock import utcnow
 from monitors.config import MonitorConfig, parse_config
-from monitors.fetch import Fetcher
+from monitors.httpclient import Fetcher
 from pipeline import core as pipeline
 from scripts.build_dedup_pairs import html_to_text, read_jsonl
 from storage.db import get_engine

@@ -61,17 +61,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from flows.monitor_flow import monitor_flow
     from flows.verdict import EXIT_FAILED, judge
+    from pipeline.summary import PassSummary
 
     with tags("newsmon", cfg.name):
         state = monitor_flow(monitor=path, force=not args.due_only, return_state=True)
     summary = state.result(raise_on_failure=False)
-    if not isinstance(summary, dict):  # the run itself failed: raise what it raised
+    if not isinstance(summary, PassSummary):  # the run itself failed: raise what it raised
         state.result()
         raise NewsmonError(f"the flow run ended {state.name}: {state.message}")
-    print(format_summary(cfg, summary))
-    for line in summary.get("crashed_runs", []):
+    print(format_summary(cfg, summary.as_dict()))
+    for line in summary.crashed_runs:
         print(f"  CRASHED RUN        {line}")
-    verdict = judge(summary)
+    verdict = judge(summary.as_dict())
     if verdict.exit_code:
         print(f"newsmon: {verdict.headline} (exit {verdict.exit_code})", file=sys.stderr)
     return EXIT_FAILED if state.is_failed() else verdict.exit_code
@@ -121,7 +122,7 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     """List the seed corpus as loaded."""
     from monitors.seeds import load_seeds
     from monitors.text import text_hash
-    from pipeline.core import make_tagger
+    from pipeline.prepare import make_tagger
 
     cfg = _load(args)
     tagger = make_tagger(cfg)
@@ -238,13 +239,14 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     """List alerts (pending, sent, dead) or resend dead-lettered ones."""
     from sqlmodel import Session
 
-    from pipeline.outbox import deliver_pending
+    from pipeline.deliver import deliver_pending
     from storage import repository as repo
+    from storage.db import session_scope
 
     cfg = _load(args)
     engine = _engine(cfg)
     if args.action == "retry":
-        with Session(engine) as s:
+        with session_scope(engine) as s:
             n = repo.requeue_dead_alerts(s, monitor=cfg.name, alert_ids=args.ids or None)
         print(f"requeued {n} dead alert(s)")
         report = deliver_pending(cfg, engine)

@@ -16,7 +16,7 @@ from uuid import UUID
 from prefect.logging import get_logger
 
 from monitors.config import MonitorConfig
-from pipeline import outbox
+from pipeline.deliver import notify_run_failure
 from storage import repository as repo
 from storage.db import session_scope
 
@@ -59,7 +59,7 @@ def notice_crashed_runs(cfg: MonitorConfig, engine: Any, *, run_url: str | None)
     for run in runs:
         if run.flow_run_id:
             mark_prefect_crashed(run.flow_run_id, lines[run.id])
-        outbox.notify_run_failure(
+        notify_run_failure(
             cfg,
             engine,
             run_key=run.flow_run_id or f"db-run-{run.id}",

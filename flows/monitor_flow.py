@@ -1,15 +1,15 @@
-"""The monitoring pass as a Prefect flow: thin tasks around `pipeline.core`.
+"""The monitoring pass as a Prefect flow: `pipeline.run.run_pass` with one thin task per stage.
 
-One task per feed (polling and page fetching run concurrently on the thread pool), then one
-task per batch stage. Retries are only where errors are transient (the database); feed-level
-failures are outcomes recorded per feed, not task failures, so one broken feed never fails a run.
+Polling runs one task per feed (concurrently, as `run_pass` polls), then one task per batch
+stage. Retries are only where errors are transient (the database); feed-level failures are
+outcomes recorded per feed, not task failures, so one broken feed never fails a run.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -17,7 +17,6 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_logger
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
-from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy.exc import OperationalError
 
 from flows.crashes import close_failed_run, notice_crashed_runs
@@ -27,18 +26,18 @@ from flows.verdict import PARTIAL_STATE, judge
 from monitors.clock import utcnow
 from monitors.config import MonitorConfig, load_config
 from monitors.errors import ConfigError
-from monitors.httpclient import Fetcher
-from pipeline import core as pipeline
-from pipeline import outbox
+from pipeline.deliver import notify_run_failure
+from pipeline.process import ArticleOutcome
+from pipeline.run import run_pass
+from pipeline.summary import PassSummary, outcome_rows
 from storage import repository as repo
 from storage.db import get_engine, session_scope
 from storage.locks import monitor_lock
 
+T = TypeVar("T")
 DEFAULT_MONITOR = "config/sample.yaml"
-#: Feeds polled at once in a run (each also fetches its pages with a few threads, and the
-#: fetcher limits requests per host); Prefect's default thread pool is unbounded.
-POLL_THREADS = 8
-POLL_RUNNER: Any = ThreadPoolTaskRunner(max_workers=POLL_THREADS)
+#: Stages retried on a transient database error (they only read and write the database).
+DB_STAGES = frozenset({"prepare", "process"})
 #: How long a run waits for another run of the same monitor before giving up (MonitorBusy).
 LOCK_WAIT_SECONDS = 30 * 60
 
@@ -54,12 +53,12 @@ def run_name() -> str:
     return f"{name}-{started:%Y%m%d-%H%M%S}" if started else name
 
 
-def run_url() -> str | None:
-    """URL of the current flow run in the Prefect UI, when a UI is configured."""
+def flow_run_url(flow_run_id: object) -> str | None:
+    """URL of a flow run in the Prefect UI, when a UI is configured."""
     from prefect.settings import PREFECT_UI_URL
 
     ui = PREFECT_UI_URL.value()
-    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run.id}" if ui and flow_run.id else None
+    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run_id}" if ui and flow_run_id else None
 
 
 def lookup_secret_block(name: str) -> str:
@@ -81,64 +80,26 @@ def retry_on_db_error(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-@task(
-    name="prepare",
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_on_db_error,
-)
-def prepare_task(cfg: MonitorConfig, now: datetime, force: bool) -> pipeline.Prepared:
-    """Store feeds and seeds; choose the feeds due now."""
-    return pipeline.prepare(cfg, get_engine(cfg.resolved_database_url), now=now, force=force)
+@task(cache_policy=NO_CACHE)
+def stage_task(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """One stage of the pass (named by `prefect_stage`)."""
+    return fn(*args, **kwargs)
 
 
-@task(task_run_name="poll {feed_name}", cache_policy=NO_CACHE)
-def poll_task(
-    cfg: MonitorConfig, fetcher: Fetcher, feed_name: str, now: datetime
-) -> pipeline.Harvest:
-    """Poll one feed and fetch the pages of its new entries."""
-    engine = get_engine(cfg.resolved_database_url)
-    return pipeline.harvest_feed(cfg, engine, fetcher, feed_name=feed_name, now=now)
+def _constant(name: str) -> Callable[[], str]:
+    return lambda: name
 
 
-@task(name="extract", cache_policy=NO_CACHE)
-def extract_task(harvests: list[pipeline.Harvest]) -> list[pipeline.Candidate]:
-    """Extract full text of every new page in one bounded worker pool."""
-    return pipeline.extract_batch(harvests)
-
-
-@task(
-    name="process",
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_on_db_error,
-)
-def process_task(
-    cfg: MonitorConfig,
-    candidates: list[pipeline.Candidate],
-    run_id: int,
-    now: datetime,
-    url: str | None,
-) -> list[pipeline.ArticleOutcome]:
-    """Dedup, tag, group, store, and write owed alerts to the outbox."""
-    engine = get_engine(cfg.resolved_database_url)
-    return pipeline.process_batch(cfg, engine, candidates, run_id=run_id, now=now, run_url=url)
-
-
-@task(name="deliver", cache_policy=NO_CACHE)
-def deliver_task(cfg: MonitorConfig) -> outbox.DeliveryReport:
-    """Send every alert the outbox owes."""
-    engine = get_engine(cfg.resolved_database_url)
-    return outbox.deliver_pending(cfg, engine, lookup_block=lookup_secret_block)
-
-
-@task(name="feed health", cache_policy=NO_CACHE)
-def health_task(cfg: MonitorConfig, run_id: int, now: datetime, url: str | None) -> list[str]:
-    """Raise feed-health and recovery alerts; returns what changed."""
-    engine = get_engine(cfg.resolved_database_url)
-    return pipeline.check_feed_health(cfg, engine, run_id=run_id, now=now, run_url=url)
+def prefect_stage(stage: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Stage runner of `run_pass`: each stage a Prefect task ("poll <feed>" one per feed)."""
+    kind = "poll" if stage.startswith("poll ") else stage  # task name; the run is named `stage`
+    retry: dict[str, Any] = (
+        {"retries": 2, "retry_delay_seconds": 5, "retry_condition_fn": retry_on_db_error}
+        if kind in DB_STAGES
+        else {}
+    )
+    named = stage_task.with_options(name=kind, task_run_name=_constant(stage), **retry)
+    return named(fn, *args, **kwargs)
 
 
 def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
@@ -153,15 +114,12 @@ def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
         return
     try:
         engine = get_engine(cfg.resolved_database_url)
-        from prefect.settings import PREFECT_UI_URL
-
-        ui = PREFECT_UI_URL.value()
-        report = outbox.notify_run_failure(
+        report = notify_run_failure(
             cfg,
             engine,
             run_key=str(flow_run.id),
             message=f"Flow run {flow_run.name} ended {state.name}: {state.message or ''}",
-            run_url=f"{ui.rstrip('/')}/runs/flow-run/{flow_run.id}" if ui else None,
+            run_url=flow_run_url(flow_run.id),
         )
         close_failed_run(cfg, engine, flow_run_id=str(flow_run.id), state=str(state.name))
     except Exception as exc:  # a hook must not raise; say why the operator was not told
@@ -181,9 +139,8 @@ def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
     log_prints=False,
     on_failure=[report_failure],
     on_crashed=[report_failure],
-    task_runner=POLL_RUNNER,
 )
-def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> dict[str, Any]:
+def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> PassSummary:
     """One monitoring pass of the monitor file `monitor`; Failed when every due feed failed."""
     cfg = load_config(monitor)
     preflight(cfg)  # seeds, data folder, database: checked before anything is written
@@ -193,54 +150,43 @@ def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> dict[st
         return locked_pass(cfg, get_engine(url), force=force, waited=w)
 
 
-def locked_pass(cfg: MonitorConfig, engine: Any, *, force: bool, waited: float) -> dict[str, Any]:
-    """The pass, while this run holds the monitor's lock: crashed runs first, then the stages."""
+def locked_pass(cfg: MonitorConfig, engine: Any, *, force: bool, waited: float) -> PassSummary:
+    """The pass, while this run holds the monitor's lock: crashed runs first, then run_pass."""
     logger = get_run_logger()
     if waited >= 1:
         logger.warning("waited %.0f s for another run of %s to finish", waited, cfg.name)
-    url = run_url()
-    crashed = notice_crashed_runs(cfg, engine, run_url=url)
+    crashed = notice_crashed_runs(cfg, engine, run_url=flow_run_url(flow_run.id))
     for line in crashed:
         logger.warning("CRASHED RUN %s", line)
-    now = utcnow()
-    with session_scope(engine) as s:
-        run_id = repo.start_run(s, monitor=cfg.name, flow_run_id=str(flow_run.id or "")).id or 0
-    prepared = prepare_task(cfg, now, force)
+    summary = run_pass(
+        cfg,
+        engine,
+        now=utcnow(),
+        force=force,
+        runner=prefect_stage,
+        flow_run_id=str(flow_run.id or ""),
+        run_url=flow_run_url(flow_run.id),
+        lookup_block=lookup_secret_block,
+    )
     logger.info(
-        "%s: %d feed(s) due, %d skipped, %d seed(s)",
+        "%s: %d feed(s) polled, %d skipped, %d new article(s), %d alert(s) created",
         cfg.name,
-        len(prepared.due_feeds),
-        len(prepared.skipped_feeds),
-        prepared.seeds,
+        summary.feeds_polled,
+        len(summary.feeds_skipped),
+        summary.new_articles,
+        summary.alerts_created,
     )
-    with Fetcher(cfg.fetch) as fetcher:
-        futures = [poll_task.submit(cfg, fetcher, name, now) for name in prepared.due_feeds]
-        harvests = [f.result() for f in futures]
-    for h in harvests:
-        log = logger.warning if h.status in ("failed", "gone") else logger.info
-        log("feed %s: %s", h.feed, h.message)
-    candidates = extract_task(harvests)
-    outcomes = process_task(cfg, candidates, run_id, now, url)
-    pipeline.save_validators(cfg, engine, harvests)  # only now: their entries are stored
-    health = health_task(cfg, run_id, now, url)
-    for line in health:
+    for name, message in summary.feeds_failed.items():
+        logger.warning("feed %s: %s", name, message)
+    for line in summary.feed_health + summary.delivery_messages:
         logger.warning(line)
-    delivery = deliver_task(cfg)
-    for line in delivery.messages:
-        logger.warning(line)
-    summary = pipeline.summarize(
-        prepared=prepared, harvests=harvests, outcomes=outcomes, delivery=delivery
-    )
-    summary["monitor"] = cfg.name
-    summary["run_url"] = url
-    summary["feed_health"] = health
-    summary["crashed_runs"], summary["lock_wait_seconds"] = crashed, round(waited, 1)
-    verdict = judge(summary)
-    summary["status"], summary["headline"] = verdict.status, verdict.headline
+    summary.crashed_runs, summary.lock_wait_seconds = crashed, round(waited, 1)
+    verdict = judge(summary.as_dict())
+    summary.status, summary.headline = verdict.status, verdict.headline
     with session_scope(engine) as s:
-        repo.finish_run(s, run_id=run_id, summary=summary)
+        repo.finish_run(s, run_id=summary.run_id or 0, summary=summary.as_dict())
         feeds = repo.list_feeds(s, monitor=cfg.name)
-    publish_artifacts(cfg, summary, outcomes, feeds)
+    publish_artifacts(cfg, summary, summary.outcomes, feeds)
     if verdict.status == "failed":
         logger.error(verdict.headline)
         return as_result(Failed(message=verdict.headline, data=summary))
@@ -250,16 +196,16 @@ def locked_pass(cfg: MonitorConfig, engine: Any, *, force: bool, waited: float) 
     return as_result(Completed(message=verdict.headline, data=summary))
 
 
-def as_result(state: State[Any]) -> dict[str, Any]:
+def as_result(state: State[Any]) -> PassSummary:
     """A final state returned by the flow: Prefect makes it the run's state and hands callers
     its data (the summary), or raises for a Failed one (`return_state=True` gives the state)."""
-    return cast(dict[str, Any], state)
+    return cast(PassSummary, state)
 
 
 def publish_artifacts(
     cfg: MonitorConfig,
-    summary: dict[str, Any],
-    outcomes: list[pipeline.ArticleOutcome],
+    summary: PassSummary,
+    outcomes: list[ArticleOutcome],
     feeds: list[Any],
 ) -> None:
     """A markdown report and a sortable table of articles, attached to the flow run."""
@@ -269,7 +215,7 @@ def publish_artifacts(
         markdown=markdown_report(cfg.name, summary, outcomes, feeds),
         description=f"newsmon pass of {cfg.name}",
     )
-    rows = pipeline.outcome_rows(outcomes)
+    rows = outcome_rows(outcomes)
     if rows:
         create_table_artifact(
             key=f"{key}-articles",

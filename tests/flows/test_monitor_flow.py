@@ -10,6 +10,7 @@ import yaml
 from sqlmodel import Session
 
 from flows.monitor_flow import monitor_flow
+from pipeline.summary import PassSummary
 from storage import repository as repo
 from storage.db import get_engine
 from tests.flows.conftest import SmtpSink, slack_sink
@@ -84,9 +85,9 @@ def test_pass_stores_dedups_tags_and_alerts_once_per_channel(
 
     summary = monitor_flow(monitor=str(monitor))
 
-    assert summary["feeds_polled"] == 3
-    assert list(summary["feeds_failed"]) == ["broken"]
-    assert "500" in summary["feeds_failed"]["broken"]
+    assert summary.feeds_polled == 3
+    assert list(summary.feeds_failed) == ["broken"]
+    assert "500" in summary.feeds_failed["broken"]
     engine = get_engine(db_url)
     with Session(engine) as s:
         arts = {a.url: a for a in repo.list_articles(s, monitor="it-monitor")}
@@ -126,8 +127,8 @@ def test_pass_stores_dedups_tags_and_alerts_once_per_channel(
     page_requests = len(site.requests_to(arrives.path)) + len(site.requests_to(wire.path))
     again = monitor_flow(monitor=str(monitor), force=True)
     assert len(site.requests_to(arrives.path)) + len(site.requests_to(wire.path)) == page_requests
-    assert again["new_articles"] == 0
-    assert again["alerts_created"] == 0
+    assert again.new_articles == 0
+    assert again.alerts_created == 0
     assert len(slack) == 1 and len(smtp.messages) == 1
     with Session(engine) as s:
         assert len(repo.list_articles(s, monitor="it-monitor")) == 4
@@ -154,8 +155,8 @@ def test_pass_where_every_feed_failed_ends_failed_and_tells_the_operator_once(
     assert state.is_failed() and state.name == "Failed"
     assert "every due feed failed (2 of 2: a, b)" in (state.message or "")
     summary = state.result(raise_on_failure=False)
-    assert isinstance(summary, dict)
-    assert summary["status"] == "failed" and sorted(summary["feeds_failed"]) == ["a", "b"]
+    assert isinstance(summary, PassSummary)
+    assert summary.status == "failed" and sorted(summary.feeds_failed) == ["a", "b"]
     assert len(slack) == 1
     assert "failed" in json.dumps(json.loads(slack[0].body)).lower()
     assert len(smtp.messages) == 1 and "Run failed" in str(smtp.messages[0]["Subject"])

@@ -13,7 +13,10 @@ from sqlmodel import Session
 from monitors.clock import utcnow
 from monitors.config import MonitorConfig, parse_config
 from monitors.httpclient import Fetcher
-from pipeline import core as pipeline
+from pipeline.extract import extract_batch
+from pipeline.harvest import Harvest, harvest_feed, save_validators
+from pipeline.prepare import prepare
+from pipeline.process import process_batch
 from storage import repository as repo
 from storage.db import get_engine
 from tests.support.httpserver import LocalHTTPServer, Request, Response
@@ -51,12 +54,12 @@ def conditional_feed(site: LocalHTTPServer) -> str:
     return url
 
 
-def poll(cfg: MonitorConfig) -> pipeline.Harvest:
+def poll(cfg: MonitorConfig) -> Harvest:
     engine = get_engine(cfg.resolved_database_url)
     now = utcnow()
-    pipeline.prepare(cfg, engine, now=now, force=True)
+    prepare(cfg, engine, now=now, force=True)
     with Fetcher(cfg.fetch) as fetcher:
-        return pipeline.harvest_feed(cfg, engine, fetcher, feed_name="g", now=now)
+        return harvest_feed(cfg, engine, fetcher, feed_name="g", now=now)
 
 
 def stored_etag(cfg: MonitorConfig) -> str | None:
@@ -70,17 +73,15 @@ def test_validators_wait_for_the_entries_they_cover(tmp_path: Path, db_url: str)
         engine = get_engine(db_url)
 
         first = poll(cfg)  # ... and the pass dies here, before processing
-        assert first.status == "ok" and len(first.new_items) == 1
+        assert first.status == "ok" and first.new_count == 1
         assert first.validators == (ETAG, None)
         assert stored_etag(cfg) is None  # not saved: the entry is not stored yet
 
         again = poll(cfg)  # the next pass gets the feed again, entry still new
-        assert again.status == "ok" and len(again.new_items) == 1
-        outcomes = pipeline.process_batch(
-            cfg, engine, pipeline.extract_batch([again]), run_id=None, now=utcnow()
-        )
+        assert again.status == "ok" and again.new_count == 1
+        outcomes = process_batch(cfg, engine, extract_batch([again]), run_id=None, now=utcnow())
         assert len(outcomes) == 1
-        assert pipeline.save_validators(cfg, engine, [again]) == 1
+        assert save_validators(cfg, engine, [again]) == 1
         assert stored_etag(cfg) == ETAG
 
         third = poll(cfg)  # stored and saved: now the feed may answer 304

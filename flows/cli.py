@@ -110,12 +110,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     """One monitoring pass as a Prefect flow run; prints the summary and the run's URL."""
     path = str(Path(monitor_path(args)).resolve())
     cfg = load_config(path)  # a bad file stops here, before any work
+    from flows.preflight import preflight
+
+    preflight(cfg)  # seeds, data folder, database: before a flow run or a database exists
     quiet_prefect_console()
     api, local = ensure_prefect_server()
     print(f'newsmon: monitor "{cfg.name}": running one pass (Prefect API {api})', file=sys.stderr)
     from prefect import tags
 
     from flows.monitor_flow import monitor_flow
+    from flows.verdict import EXIT_FAILED, judge
+    from pipeline.summary import PassSummary
 
     handler = _StageHandler()
     loggers = [logging.getLogger(n) for n in ("prefect.flow_runs", "prefect.task_runs")]
@@ -126,12 +131,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     updates = {PREFECT_API_URL: api, PREFECT_UI_URL: api.removesuffix("/api")} if local else {}
     try:
         with temporary_settings(updates=updates), tags("newsmon", cfg.name):
-            summary = monitor_flow(monitor=path, force=not args.due_only, as_of=args.as_of)
+            state = monitor_flow(
+                monitor=path, force=not args.due_only, as_of=args.as_of, return_state=True
+            )
     finally:
         for lg in loggers:
             lg.removeHandler(handler)
+    summary = state.result(raise_on_failure=False)
+    if not isinstance(summary, PassSummary):  # the run itself failed: raise what it raised
+        state.result()
+        raise NewsmonError(f"the flow run ended {state.name}: {state.message}")
     print(format_summary(cfg, summary.as_dict()))
-    return 0
+    for line in summary.crashed_runs:
+        print(f"  CRASHED RUN        {line}")
+    verdict = judge(summary.as_dict())
+    if verdict.exit_code:
+        print(f"newsmon: {verdict.headline} (exit {verdict.exit_code})", file=sys.stderr)
+    return EXIT_FAILED if state.is_failed() else verdict.exit_code
 
 
 def format_summary(cfg: MonitorConfig, s: dict[str, Any]) -> str:
@@ -166,19 +182,12 @@ def format_summary(cfg: MonitorConfig, s: dict[str, Any]) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the monitor on its cron schedule in this process (Prefect `serve`)."""
+    """Run the monitor on its cron schedule in this process (deployment `<monitor>-serve`)."""
     path = monitor_path(args)
     cfg = load_config(path)
-    from flows.monitor_flow import monitor_flow
+    from flows.serve import serve
 
-    monitor_flow.serve(
-        name=cfg.name,
-        cron=args.cron or cfg.schedule,
-        parameters={"monitor": path},
-        tags=["newsmon", cfg.name],
-        limit=1,
-    )
-    return 0
+    return serve(cfg, path, args.cron or cfg.schedule)
 
 
 # --- explain, sample server ----------------------------------------------------------------

@@ -21,6 +21,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 3
 EXIT_UNAVAILABLE = 4
+EXIT_PARTIAL = 5  # a pass completed, but some due feeds failed
 
 
 class CliError(Exception):

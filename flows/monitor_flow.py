@@ -10,16 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_logger
 from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
 from sqlalchemy.exc import OperationalError
 
+from flows.crashes import close_failed_run, notice_crashed_runs
+from flows.preflight import preflight
 from flows.report import markdown_report
+from flows.verdict import PARTIAL_STATE, judge
 from monitors.clock import simulated_time, utcnow
 from monitors.config import MonitorConfig, load_config
 from monitors.errors import ConfigError
@@ -29,6 +33,7 @@ from pipeline.run import run_pass
 from pipeline.summary import PassSummary, outcome_rows
 from storage import repository as repo
 from storage.db import get_engine, session_scope
+from storage.locks import monitor_lock
 
 T = TypeVar("T")
 DEFAULT_MONITOR = "config/sample.yaml"
@@ -37,6 +42,8 @@ DB_STAGES = frozenset({"prepare", "process"})
 #: Log records with this attribute set are the pass's stage lines (the CLI shows them on the
 #: console while Prefect's per-task lines go to the UI only).
 STAGE = "newsmon_stage"
+#: How long a run waits for another run of the same monitor before giving up (MonitorBusy).
+LOCK_WAIT_SECONDS = 30 * 60
 
 
 def run_name() -> str:
@@ -135,6 +142,11 @@ def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
     params = flow_run.parameters or {}
     try:
         cfg = load_config(params.get("monitor", DEFAULT_MONITOR))
+        preflight(cfg)
+    except ConfigError as exc:  # nothing usable to write to: the run's log says why
+        logger.error("run %s stopped before any work: %s", flow_run.id, exc)
+        return
+    try:
         engine = get_engine(cfg.resolved_database_url)
         report = notify_run_failure(
             cfg,
@@ -143,6 +155,7 @@ def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
             message=f"Flow run {flow_run.name} ended {state.name}: {state.message or ''}",
             run_url=flow_run_url(flow_run.id),
         )
+        close_failed_run(cfg, engine, flow_run_id=str(flow_run.id), state=str(state.name))
     except Exception as exc:  # a hook must not raise; say why the operator was not told
         logger.error("could not report the failed run %s: %s", flow_run.id, exc)
         return
@@ -164,16 +177,29 @@ def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
 def monitor_flow(
     monitor: str = DEFAULT_MONITOR, force: bool = False, as_of: datetime | None = None
 ) -> PassSummary:
-    """One monitoring pass of the monitor file `monitor` (as of a past UTC time, if given)."""
+    """One monitoring pass of `monitor` (as of a past UTC time if given); Failed if every feed failed."""
     with simulated_time(as_of):
         return monitor_pass(monitor, force)
 
 
 def monitor_pass(monitor: str, force: bool) -> PassSummary:
-    """The body of `monitor_flow`: one `run_pass` with a Prefect task per stage."""
-    logger = get_run_logger()
+    """The body of `monitor_flow`: preflight checks, the monitor's lock, then the pass."""
     cfg = load_config(monitor)
-    engine = get_engine(cfg.resolved_database_url)
+    preflight(cfg)  # seeds, data folder, database: checked before anything is written
+    url = cfg.resolved_database_url
+    with monitor_lock(get_engine(url, upgrade=False), cfg.name, timeout=LOCK_WAIT_SECONDS) as w:
+        # migrated under the lock: two first runs on an empty SQLite file would race on it
+        return locked_pass(cfg, get_engine(url), force=force, waited=w)
+
+
+def locked_pass(cfg: MonitorConfig, engine: Any, *, force: bool, waited: float) -> PassSummary:
+    """The pass, while this run holds the monitor's lock: crashed runs first, then run_pass."""
+    logger = get_run_logger()
+    if waited >= 1:
+        logger.warning("waited %.0f s for another run of %s to finish", waited, cfg.name)
+    crashed = notice_crashed_runs(cfg, engine, run_url=flow_run_url(flow_run.id))
+    for line in crashed:
+        logger.warning("CRASHED RUN %s", line)
     summary = run_pass(
         cfg,
         engine,
@@ -196,10 +222,26 @@ def monitor_pass(monitor: str, force: bool) -> PassSummary:
         logger.warning("feed %s: %s", name, message)
     for line in summary.feed_health + summary.delivery_messages:
         logger.warning(line)
+    summary.crashed_runs, summary.lock_wait_seconds = crashed, round(waited, 1)
+    verdict = judge(summary.as_dict())
+    summary.status, summary.headline = verdict.status, verdict.headline
     with session_scope(engine) as s:
+        repo.finish_run(s, run_id=summary.run_id or 0, summary=summary.as_dict())
         feeds = repo.list_feeds(s, monitor=cfg.name)
     publish_artifacts(cfg, summary, summary.outcomes, feeds)
-    return summary
+    if verdict.status == "failed":
+        logger.error(verdict.headline)
+        return as_result(Failed(message=verdict.headline, data=summary))
+    if verdict.status == "partial":
+        logger.warning(verdict.headline)
+        return as_result(Completed(name=PARTIAL_STATE, message=verdict.headline, data=summary))
+    return as_result(Completed(message=verdict.headline, data=summary))
+
+
+def as_result(state: State[Any]) -> PassSummary:
+    """A final state returned by the flow: Prefect makes it the run's state and hands callers
+    its data (the summary), or raises for a Failed one (`return_state=True` gives the state)."""
+    return cast(PassSummary, state)
 
 
 def publish_artifacts(

@@ -17,6 +17,8 @@ def markdown_report(
 ) -> str:
     """A short human report: counts, new developments, alerts, duplicates, feed health."""
     lines = [f"# newsmon pass: {monitor}", ""]
+    if summary.headline:
+        lines += [f"**{summary.headline}**", ""]
     lines += [
         f"- feeds polled: **{summary.feeds_polled}** "
         f"(failed {len(summary.feeds_failed)}, not modified {summary.feeds_not_modified}, "

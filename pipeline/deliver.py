@@ -110,14 +110,22 @@ def deliver_pending(
         report.messages.append(f"alerts not delivered (they stay pending): {exc}")
         return report
     now = now or utcnow()
-    with session_scope(engine) as s:  # claims are committed before anything is sent
-        claimed = repo.claim_due_alerts(
-            s, monitor=cfg.name, now=now, lease=DELIVERY_LEASE, limit=1000, ids=alert_ids
-        )
-    by_channel: dict[str, list[Alert]] = {}
-    for alert in claimed:
-        by_channel.setdefault(alert.channel, []).append(alert)
-    for name, alerts in by_channel.items():
+    with session_scope(engine) as s:
+        names = repo.due_alert_channels(s, monitor=cfg.name, now=now, ids=alert_ids)
+    # one channel at a time, claimed just before it is sent: a crash holds back only that one
+    for name in names:
+        with session_scope(engine) as s:  # claims are committed before anything is sent
+            alerts = repo.claim_due_alerts(
+                s,
+                monitor=cfg.name,
+                now=now,
+                lease=DELIVERY_LEASE,
+                limit=1000,
+                ids=alert_ids,
+                channel=name,
+            )
+        if not alerts:
+            continue
         channel = channels.get(name)
         if channel is None:
             with session_scope(engine) as s:

@@ -51,6 +51,8 @@ class Harvest:
     items: list[HarvestItem] = field(default_factory=list)
     also_seen: int = 0
     possible_gap: bool = False
+    #: the feed's new (ETag, Last-Modified), saved only once the entries they cover are stored
+    validators: tuple[str | None, str | None] | None = None
 
     @property
     def new_count(self) -> int:
@@ -116,6 +118,17 @@ def _apply_state(
         feed.status = FeedStatus.OK
 
 
+def save_validators(cfg: MonitorConfig, engine: Engine, harvests: list[Harvest]) -> int:
+    """Save the validators held back by `harvest_feed`, once their entries are stored."""
+    held = [h for h in harvests if h.validators is not None]
+    with session_scope(engine) as s:
+        for h in held:
+            feed = repo.get_feed(s, monitor=cfg.name, name=h.feed)
+            feed.etag, feed.last_modified = h.validators or (None, None)
+            repo.save_feed(s, feed=feed)
+    return len(held)
+
+
 def harvest_feed(
     cfg: MonitorConfig,
     engine: Engine,
@@ -144,6 +157,7 @@ def harvest_feed(
     status = PollStatus(result.status)
     with session_scope(engine) as s:  # record the poll and the entries' sources: one unit
         feed = repo.get_feed(s, monitor=cfg.name, name=feed_name)
+        old_validators = (feed.etag, feed.last_modified)
         _apply_state(
             feed,
             result.state,
@@ -188,6 +202,10 @@ def harvest_feed(
                 # every entry is new on a feed polled before: the window may have overflowed
                 harvest.possible_gap = feed.poll_count > 1
                 feed.possible_gaps += int(harvest.possible_gap)
+        if new or changed:
+            # a crash before these entries are stored must not leave a 304 for the next run
+            harvest.validators = (feed.etag, feed.last_modified)
+            feed.etag, feed.last_modified = old_validators
         repo.save_feed(s, feed=feed)
     todo = [(i, False) for i in new] + [(i, True) for i in changed]
     # pages are fetched by the link as published (tracking parameters and all), not the

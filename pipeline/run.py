@@ -21,7 +21,7 @@ from monitors.httpclient import Fetcher
 from monitors.secrets import BlockLookup
 from pipeline.deliver import deliver_pending
 from pipeline.extract import extract_batch
-from pipeline.harvest import Harvest, harvest_feed
+from pipeline.harvest import Harvest, harvest_feed, save_validators
 from pipeline.health import check_feed_health
 from pipeline.prepare import prepare
 from pipeline.process import process_batch
@@ -108,6 +108,7 @@ def run_pass(
     outcomes = runner(
         "process", process_batch, cfg, engine, candidates, run_id=run_id, now=now, run_url=run_url
     )
+    save_validators(cfg, engine, harvests)  # only now: the entries they cover are stored
     health = runner(
         "feed health", check_feed_health, cfg, engine, run_id=run_id, now=now, run_url=run_url
     )

@@ -38,6 +38,13 @@ class PassSummary:
     delivery_messages: list[str] = field(default_factory=list)
     possible_gaps: list[str] = field(default_factory=list)
     feed_health: list[str] = field(default_factory=list)
+    #: runs of the monitor found dead (killed) when this pass started, one line each
+    crashed_runs: list[str] = field(default_factory=list)
+    #: seconds this pass waited for another run of the monitor to finish
+    lock_wait_seconds: float = 0.0
+    #: how the pass ended (`ok`, `partial`, `failed`) and its one-line headline
+    status: str = "ok"
+    headline: str = ""
     #: one outcome per processed entry (not part of `as_dict`: the run row keeps the counts)
     outcomes: list[ArticleOutcome] = field(default_factory=list, repr=False)
 

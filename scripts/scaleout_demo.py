@@ -282,12 +282,14 @@ def read_newsmon_db(url: str) -> tuple[dict[str, Any], dict[str, int], dict[str,
         summaries = {
             r[0]: r[1] for r in conn.execute(text("SELECT flow_run_id, summary FROM run")) if r[0]
         }
-        articles: dict[str, int] = dict(
-            conn.execute(text("SELECT monitor, count(*) FROM article GROUP BY 1")).all()
-        )
-        alerts: dict[str, int] = dict(
-            conn.execute(text("SELECT monitor, count(*) FROM alert GROUP BY 1")).all()
-        )
+        articles: dict[str, int] = {
+            str(m): int(n)
+            for m, n in conn.execute(text("SELECT monitor, count(*) FROM article GROUP BY 1"))
+        }
+        alerts: dict[str, int] = {
+            str(m): int(n)
+            for m, n in conn.execute(text("SELECT monitor, count(*) FROM alert GROUP BY 1"))
+        }
         dup_articles = [
             tuple(r)
             for r in conn.execute(

@@ -364,8 +364,10 @@ def claim_due_alerts(
     lease: timedelta,
     limit: int = 100,
     ids: Sequence[int] | None = None,
+    channel: str | None = None,
 ) -> list[Alert]:
-    """Atomically claim pending alerts that are due (and stale claims past their lease).
+    """Atomically claim pending alerts that are due (and stale claims past their lease),
+    of one channel when `channel` is given.
 
     A claim is a conditional UPDATE, so two runs never claim the same alert; the caller commits
     the claims before sending. A run that dies mid-delivery leaves a claim that expires after
@@ -380,6 +382,8 @@ def claim_due_alerts(
     q = select(Alert.id).where(Alert.monitor == monitor, due)
     if ids is not None:
         q = q.where(col(Alert.id).in_(list(ids)))
+    if channel is not None:
+        q = q.where(col(Alert.channel) == channel)
     candidates = list(session.exec(q.order_by(col(Alert.id)).limit(limit)))
     claimed: list[int] = []
     for aid in candidates:
@@ -461,3 +465,41 @@ def requeue_dead_alerts(
         q = q.where(col(Alert.id).in_(list(alert_ids)))
     res = session.execute(q.values(status=AlertStatus.PENDING, next_attempt_at=None, attempts=0))
     return int(getattr(res, "rowcount", 0) or 0)
+
+
+# --- unfinished runs (crash recovery) ------------------------------------------------------
+def unfinished_runs(session: Session, *, monitor: str, flow_run_id: str | None = None) -> list[Run]:
+    """Runs of the monitor that started and never recorded their end (optionally one flow run's)."""
+    q = select(Run).where(col(Run.monitor) == monitor, col(Run.finished_at).is_(None))
+    if flow_run_id is not None:
+        q = q.where(col(Run.flow_run_id) == flow_run_id)
+    return list(session.exec(q.order_by(col(Run.id))))
+
+
+def close_run(session: Session, *, run: Run, status: str, headline: str) -> None:
+    """Record that a run ended without a summary of its own (crashed, failed)."""
+    run.finished_at = utcnow()
+    run.summary = {"status": status, "headline": headline}
+    session.add(run)
+
+
+def release_claims(session: Session, *, monitor: str) -> int:
+    """Give back every alert claim of the monitor (its claimant died); returns how many."""
+    q = update(Alert).where(col(Alert.monitor) == monitor, col(Alert.status) == AlertStatus.SENDING)
+    res = session.execute(q.values(status=AlertStatus.PENDING, claimed_until=None))
+    return int(getattr(res, "rowcount", 0) or 0)
+
+
+def due_alert_channels(
+    session: Session, *, monitor: str, now: datetime, ids: Sequence[int] | None = None
+) -> list[str]:
+    """Channels with alerts due now (pending and due, or claims past their lease), sorted."""
+    due = or_(
+        (col(Alert.status) == AlertStatus.PENDING)
+        & or_(col(Alert.next_attempt_at).is_(None), col(Alert.next_attempt_at) <= now),
+        (col(Alert.status) == AlertStatus.SENDING) & (col(Alert.claimed_until) < now),
+    )
+    q = select(Alert.channel).where(Alert.monitor == monitor, due).distinct()
+    if ids is not None:
+        q = q.where(col(Alert.id).in_(list(ids)))
+    return sorted(session.exec(q))

@@ -10,6 +10,7 @@ import yaml
 from sqlmodel import Session
 
 from flows.monitor_flow import monitor_flow
+from pipeline.summary import PassSummary
 from storage import repository as repo
 from storage.db import get_engine
 from tests.flows.conftest import SmtpSink, slack_sink
@@ -135,7 +136,7 @@ def test_pass_stores_dedups_tags_and_alerts_once_per_channel(
     assert {f.name: f.status for f in sources} == {"alpha": "ok", "beta": "ok", "broken": "failing"}
 
 
-def test_failed_run_notifies_the_operator_channels_once(
+def test_pass_where_every_feed_failed_ends_failed_and_tells_the_operator_once(
     tmp_path: Path,
     site: LocalHTTPServer,
     smtp: SmtpSink,
@@ -144,19 +145,23 @@ def test_failed_run_notifies_the_operator_channels_once(
 ) -> None:
     slack = slack_sink(site)
     monkeypatch.setenv("NEWSMON_TEST_SLACK_URL", site.url("/slack/hook"))
-    monitor = write_monitor(tmp_path, site, smtp, sqlite_url, {"a": site.url("/a.xml")})
-    data = yaml.safe_load(monitor.read_text())
-    data["seeds"] = str(tmp_path / "no-such-seeds")  # the pass fails in its first task
-    monitor.write_text(yaml.safe_dump(data))
+    site.route("/a.xml", Response(500, b"upstream exploded"))
+    site.route("/b.xml", Response(404, b"gone missing"))
+    feeds = {"a": site.url("/a.xml"), "b": site.url("/b.xml")}
+    monitor = write_monitor(tmp_path, site, smtp, sqlite_url, feeds)
 
     state = monitor_flow(monitor=str(monitor), return_state=True)
 
-    assert state.is_failed()
+    assert state.is_failed() and state.name == "Failed"
+    assert "every due feed failed (2 of 2: a, b)" in (state.message or "")
+    summary = state.result(raise_on_failure=False)
+    assert isinstance(summary, PassSummary)
+    assert summary.status == "failed" and sorted(summary.feeds_failed) == ["a", "b"]
     assert len(slack) == 1
     assert "failed" in json.dumps(json.loads(slack[0].body)).lower()
     assert len(smtp.messages) == 1 and "Run failed" in str(smtp.messages[0]["Subject"])
     (note,) = (tmp_path / "data" / "outbox").glob("*run_failed*.txt")
-    assert "no-such-seeds" in note.read_text()
+    assert "every due feed failed" in note.read_text()
     with Session(get_engine(sqlite_url)) as s:
         alerts = repo.list_alerts(s, monitor="it-monitor")
     assert sorted((a.channel, a.kind, a.status) for a in alerts) == [
@@ -164,3 +169,26 @@ def test_failed_run_notifies_the_operator_channels_once(
         ("outbox", "run_failed", "sent"),
         ("slack", "run_failed", "sent"),
     ]
+
+
+def test_missing_seeds_folder_stops_the_run_before_anything_is_written(
+    tmp_path: Path,
+    site: LocalHTTPServer,
+    smtp: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slack = slack_sink(site)
+    monkeypatch.setenv("NEWSMON_TEST_SLACK_URL", site.url("/slack/hook"))
+    db_file = tmp_path / "data" / "newsmon.db"
+    monitor = write_monitor(tmp_path, site, smtp, f"sqlite:///{db_file}", {"a": site.url("/a")})
+    data = yaml.safe_load(monitor.read_text())
+    data["seeds"] = str(tmp_path / "no-such-seeds")
+    monitor.write_text(yaml.safe_dump(data))
+
+    state = monitor_flow(monitor=str(monitor), return_state=True)
+
+    assert state.is_failed()
+    assert "no-such-seeds" in (state.message or "") and "does not exist" in (state.message or "")
+    assert not db_file.exists() and not (tmp_path / "data").exists()  # no database, no outbox
+    assert slack == [] and smtp.messages == []
+    assert site.requests_to("/a") == []  # nothing fetched

@@ -1,0 +1,76 @@
+"""Runs that died without finishing, noticed by the next run of the same monitor.
+
+A run killed without a chance to report itself (`kill -9`, a lost machine) leaves its run row
+open, its Prefect flow run RUNNING and maybe alerts claimed for delivery. The next run, once it
+holds the monitor's lock (so no other pass of the monitor is alive), calls
+`notice_crashed_runs`: each open run is closed as `crashed`, its flow run is set Crashed in
+Prefect, the claims it left are given back (so only what was in flight can be sent twice), and
+the operator channels are told once per run. The new run's summary lists them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from prefect.logging import get_logger
+
+from monitors.config import MonitorConfig
+from pipeline.deliver import notify_run_failure
+from storage import repository as repo
+from storage.db import session_scope
+
+CRASHED = "crashed"
+
+
+def mark_prefect_crashed(flow_run_id: str, message: str) -> bool:
+    """Set a flow run that is not final to Crashed in the Prefect API; whether it was changed."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Crashed
+
+    try:
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(UUID(flow_run_id))
+            if run.state is None or run.state.is_final():
+                return False
+            client.set_flow_run_state(run.id, Crashed(message=message), force=True)
+            return True
+    except Exception as exc:  # the API may be another server's, or gone: say so, go on
+        get_logger("newsmon").warning("could not mark flow run %s crashed: %s", flow_run_id, exc)
+        return False
+
+
+def notice_crashed_runs(cfg: MonitorConfig, engine: Any, *, run_url: str | None) -> list[str]:
+    """Close the monitor's open runs as crashed, free their claims, tell the operator.
+
+    Call only while holding the monitor's lock. Returns one line per crashed run.
+    """
+    with session_scope(engine) as s:
+        runs = repo.unfinished_runs(s, monitor=cfg.name)
+        lines = {}
+        for run in runs:
+            lines[run.id] = (
+                f"run {run.id} (flow run {run.flow_run_id or '-'}, started "
+                f"{run.started_at:%Y-%m-%d %H:%M:%S} UTC) ended without finishing (killed or "
+                "crashed); this run picks up what it left"
+            )
+            repo.close_run(s, run=run, status=CRASHED, headline=lines[run.id])
+        freed = repo.release_claims(s, monitor=cfg.name) if runs else 0
+    for run in runs:
+        if run.flow_run_id:
+            mark_prefect_crashed(run.flow_run_id, lines[run.id])
+        notify_run_failure(
+            cfg,
+            engine,
+            run_key=run.flow_run_id or f"db-run-{run.id}",
+            message=lines[run.id] + (f"; {freed} alert claim(s) given back" if freed else ""),
+            run_url=run_url,
+        )
+    return [lines[r.id] for r in runs]
+
+
+def close_failed_run(cfg: MonitorConfig, engine: Any, *, flow_run_id: str, state: str) -> None:
+    """Close the run row of a flow run that ended Failed/Crashed through Prefect's hooks."""
+    with session_scope(engine) as s:
+        for run in repo.unfinished_runs(s, monitor=cfg.name, flow_run_id=flow_run_id):
+            repo.close_run(s, run=run, status=state.lower(), headline=f"flow run ended {state}")

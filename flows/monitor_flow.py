@@ -177,7 +177,7 @@ def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
 def monitor_flow(
     monitor: str = DEFAULT_MONITOR, force: bool = False, as_of: datetime | None = None
 ) -> PassSummary:
-    """One monitoring pass of `monitor` (as of a past UTC time if given); Failed if every feed failed."""
+    """One pass of `monitor` (as of a past UTC time, if given); Failed when every feed failed."""
     with simulated_time(as_of):
         return monitor_pass(monitor, force)
 

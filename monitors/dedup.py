@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rapidfuzz import fuzz
 
+from monitors.dedup_records import DedupRecord, band_probes, split_probes
 from monitors.records import DedupMatch, MatchKind, MatchLevel
 from monitors.text import normalize_text
 
@@ -409,6 +411,17 @@ class _Features:
     title_norm: str
     title_numbers: list[str]
     title_keys: U64 | None
+    #: seed doc id -> share (0-100) of this text's word 2-grams in the seed; filled on first use
+    seed_bigram_share: dict[int, float] | None = None
+
+    @property
+    def text_hash(self) -> str:
+        """SHA-256 (hex) of the normalized text: `monitors.text.text_hash` without renormalizing."""
+        return hashlib.sha256(self.norm.encode("utf-8")).hexdigest()
+
+
+#: What `DedupIndex.features` returns: compute once per text, pass to `find`, `add`, `record`.
+Features = _Features
 
 
 @dataclass(slots=True)
@@ -434,14 +447,6 @@ class _Verdict:
 
 
 _DIGITS = re.compile(r"\d+")
-
-
-def _containment(a: U32, b: U32) -> tuple[float, float]:
-    """(share 0-100 of the smaller set found in the other, Jaccard 0-1) of two sorted sets."""
-    inter = len(np.intersect1d(a, b, assume_unique=True))
-    smaller = max(min(len(a), len(b)), 1)
-    union = max(len(a) + len(b) - inter, 1)
-    return 100.0 * inter / smaller, inter / union
 
 
 def _overlaps(query: U32, stored: list[U32]) -> npt.NDArray[np.int64]:
@@ -505,6 +510,12 @@ class DedupIndex:
         self._by_hash: dict[bytes, list[int]] = {}
         self._seeds: set[int] = set()
         self._seed_bigrams: dict[int, U32] = {}  # doc id -> 2-gram hashes, seeds only
+        #: every seed's 2-grams, sorted, and the seed owning each (built when first needed)
+        self._seed_table: tuple[U32, U32] | None = None
+        #: stored articles whose long text is not loaded yet (`add_stored`)
+        self._lazy: set[int] = set()
+        #: reads stored articles' texts by key when verification needs them
+        self.text_loader: Callable[[list[str]], dict[str, str]] | None = None
         # Per-doc columns for vectorized candidate filtering, grown by doubling.
         self._kind: npt.NDArray[np.uint8] = np.zeros(1024, dtype=np.uint8)
         self._n_words: npt.NDArray[np.int32] = np.zeros(1024, dtype=np.int32)
@@ -567,33 +578,42 @@ class DedupIndex:
         cap = self.settings.max_text_chars
         return len(norm) if len(norm) <= cap else norm.count(" ", 0, cap) + 1
 
+    def features(self, *, text: str, title: str = "") -> Features:
+        """The features of a text (normalized text, shingles, band keys, hashes), to compute
+        once and pass to `find`, `add` and `record`."""
+        return self._features(text, title)
+
+    def record(self, f: Features) -> DedupRecord:
+        """What the persisted index stores of a text with these features."""
+        s = self.settings
+        return DedupRecord(
+            n_words=len(f.words),
+            title_norm=f.title_norm,
+            short_norm=f.norm[: s.max_text_chars] if len(f.words) < s.min_words else None,
+            exact=f.exact,
+            shingles=f.shingles.astype("<u4").tobytes(),
+            bands=band_probes(f.keys, f.title_keys, s.lsh_bands),
+        )
+
     # -- building --------------------------------------------------------------------------
-    def add(self, *, key: str, kind: MatchKind, text: str, title: str = "") -> None:
-        """Index a text under (kind, key); adding a known (kind, key) again replaces it."""
-        if (kind, key) in self._by_key:
-            self._remove(self._by_key.pop((kind, key)))
-        f = self._features(text, title)
-        doc_id = len(self._docs)
-        if doc_id >= len(self._kind):
-            grow = len(self._kind)
-            self._kind = np.concatenate([self._kind, np.zeros(grow, dtype=np.uint8)])
-            self._n_words = np.concatenate([self._n_words, np.zeros(grow, dtype=np.int32)])
-            self._title_len = np.concatenate([self._title_len, np.zeros(grow, dtype=np.int32)])
-            self._title_num = np.concatenate([self._title_num, np.zeros(grow, dtype=np.uint32)])
-        self._kind[doc_id] = _SEED if kind == "seed" else _ARTICLE
-        self._n_words[doc_id] = len(f.words)
-        self._title_len[doc_id] = len(f.title_norm)
-        self._title_num[doc_id] = _title_number_key(f.title_norm)
-        if len(f.keys):
-            self._lsh.add(f.keys, doc_id, self._kind)
-        if f.title_keys is not None:
-            self._title_lsh.add(f.title_keys, doc_id, self._kind)
-        if f.exact is not None:
-            self._by_hash.setdefault(f.exact, []).append(doc_id)
-        if kind == "seed":
-            self._seeds.add(doc_id)
-        self._docs.append(
-            _Doc(
+    def add(
+        self,
+        *,
+        key: str,
+        kind: MatchKind,
+        text: str = "",
+        title: str = "",
+        features: Features | None = None,
+    ) -> None:
+        """Index a text under (kind, key); adding a known (kind, key) again replaces it.
+
+        `features` (from `features()` of the same text and title) saves computing them again."""
+        f = features if features is not None else self._features(text, title)
+        self._insert(
+            key=key,
+            kind=kind,
+            title=title,
+            doc=_Doc(
                 key=key,
                 kind=kind,
                 title=title,
@@ -602,8 +622,65 @@ class DedupIndex:
                 n_words=len(f.words),
                 shingles=f.shingles,
                 exact=f.exact,
-            )
+            ),
+            keys=f.keys,
+            title_keys=f.title_keys,
         )
+
+    def add_stored(
+        self, *, key: str, title: str, record: DedupRecord, bands: list[tuple[int, int]]
+    ) -> None:
+        """Index a stored article from its persisted record, under only the (band, key) pairs
+        a pass probes (`bands`); its long text is read through `text_loader` if verified."""
+        text_keys, title_keys = split_probes(bands, self.settings.lsh_bands)
+        doc = _Doc(
+            key=key,
+            kind="article",
+            title=title,
+            title_norm=record.title_norm,
+            norm=record.short_norm or "",
+            n_words=record.n_words,
+            shingles=np.frombuffer(record.shingles, dtype="<u4").astype(np.uint32),
+            exact=record.exact,
+        )
+        self._insert(key=key, kind="article", title=title, doc=doc, keys=text_keys,
+                     title_keys=title_keys)  # fmt: skip
+        if record.short_norm is None:
+            self._lazy.add(self._by_key[("article", key)])
+
+    def _insert(
+        self,
+        *,
+        key: str,
+        kind: MatchKind,
+        title: str,
+        doc: _Doc,
+        keys: U64,
+        title_keys: U64 | None,
+    ) -> None:
+        if (kind, key) in self._by_key:
+            self._remove(self._by_key.pop((kind, key)))
+        doc_id = len(self._docs)
+        if doc_id >= len(self._kind):
+            grow = len(self._kind)
+            self._kind = np.concatenate([self._kind, np.zeros(grow, dtype=np.uint8)])
+            self._n_words = np.concatenate([self._n_words, np.zeros(grow, dtype=np.int32)])
+            self._title_len = np.concatenate([self._title_len, np.zeros(grow, dtype=np.int32)])
+            self._title_num = np.concatenate([self._title_num, np.zeros(grow, dtype=np.uint32)])
+        self._kind[doc_id] = _SEED if kind == "seed" else _ARTICLE
+        self._n_words[doc_id] = doc.n_words
+        self._title_len[doc_id] = len(doc.title_norm)
+        self._title_num[doc_id] = _title_number_key(doc.title_norm)
+        if len(keys):
+            self._lsh.add(keys, doc_id, self._kind)
+        if title_keys is not None and len(title_keys):
+            self._title_lsh.add(title_keys, doc_id, self._kind)
+        if doc.exact is not None:
+            self._by_hash.setdefault(doc.exact, []).append(doc_id)
+        if kind == "seed":
+            self._seeds.add(doc_id)
+            self._seed_table = None
+        self._docs.append(doc)
         self._by_key[(kind, key)] = doc_id
 
     def _remove(self, doc_id: int) -> None:
@@ -618,8 +695,11 @@ class DedupIndex:
             ids.remove(doc_id)
             if not ids:
                 del self._by_hash[doc.exact]
-        self._seeds.discard(doc_id)
+        if doc_id in self._seeds:
+            self._seeds.discard(doc_id)
+            self._seed_table = None
         self._seed_bigrams.pop(doc_id, None)
+        self._lazy.discard(doc_id)
         self._docs[doc_id] = None
 
     def __len__(self) -> int:
@@ -637,13 +717,16 @@ class DedupIndex:
         return self._lsh.nbytes() + self._title_lsh.nbytes() + cols
 
     # -- querying --------------------------------------------------------------------------
-    def find(self, *, text: str, title: str = "") -> DedupMatch | None:
+    def find(
+        self, *, text: str = "", title: str = "", features: Features | None = None
+    ) -> DedupMatch | None:
         """The duplicate verdict: the best match at or above the thresholds, else None.
 
         A seed match beats any article match; then exact > near > containment > title,
-        then the higher score.
+        then the higher score. `features` (of the same text and title) saves computing them.
         """
-        verdicts = [v for v in self._verdicts(self._features(text, title), None) if v.passed]
+        f = features if features is not None else self._features(text, title)
+        verdicts = [v for v in self._verdicts(f, None) if v.passed]
         if not verdicts:
             return None
         best = max(
@@ -781,6 +864,8 @@ class DedupIndex:
         s = self.settings
         near = 0.0
         q = f.norm[: s.max_text_chars]
+        if doc_id in self._lazy and (explain or jac >= s.prefilter_jaccard):
+            self._load_text(doc_id, doc)
         # fuzz.ratio <= 200 * min(len) / (len sum): skip rapidfuzz when it cannot pass.
         lq, ld = len(q), len(doc.norm)
         bound = 200.0 * min(lq, ld) / max(lq + ld, 1)
@@ -799,14 +884,54 @@ class DedupIndex:
             return _Verdict(doc_id, "near", near, False)
         return _Verdict(doc_id, "containment", contain, False)
 
+    def _load_text(self, doc_id: int, doc: _Doc) -> None:
+        """Read a stored article's text (`add_stored`) and keep its normalized prefix."""
+        self._lazy.discard(doc_id)
+        if self.text_loader is None:
+            raise RuntimeError(
+                f"article {doc.key} was added from its stored record and needs its text: set "
+                "DedupIndex.text_loader to a function reading texts by key"
+            )
+        text = self.text_loader([doc.key]).get(doc.key, "")
+        doc.norm = normalize_text(text)[: self.settings.max_text_chars]
+
+    def _seed_shares(self, f: _Features) -> dict[int, float]:
+        """Share (0-100) of the text's word 2-grams found in each seed sharing one, for all
+        seeds at once: one `searchsorted` of the text's 2-grams into every seed's."""
+        if f.seed_bigram_share is not None:
+            return f.seed_bigram_share
+        if self._seed_table is None:
+            per_seed = []
+            for doc_id in sorted(self._seeds):
+                doc = self._docs[doc_id]
+                assert doc is not None
+                if doc_id not in self._seed_bigrams:
+                    self._seed_bigrams[doc_id] = np.unique(shingle_hashes(doc.norm.split(), 2))
+                per_seed.append((doc_id, self._seed_bigrams[doc_id]))
+            flat = np.concatenate([b for _, b in per_seed]) if per_seed else np.zeros(0, np.uint32)
+            owners = np.repeat(
+                np.fromiter((d for d, _ in per_seed), np.uint32, len(per_seed)),
+                [len(b) for _, b in per_seed],
+            ).astype(np.uint32)
+            order = np.argsort(flat, kind="stable")
+            self._seed_table = (flat[order], owners[order])
+        flat, owners = self._seed_table
+        mine = np.unique(shingle_hashes(f.words, 2))
+        lo = np.searchsorted(flat, mine, side="left")
+        hi = np.searchsorted(flat, mine, side="right")
+        counts = hi - lo
+        idx = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+        seeds, inter = np.unique(owners[idx], return_counts=True)
+        f.seed_bigram_share = {
+            int(d): 100.0 * int(n) / max(min(len(mine), len(self._seed_bigrams[int(d)])), 1)
+            for d, n in zip(seeds.tolist(), inter.tolist(), strict=True)
+        }
+        return f.seed_bigram_share
+
     def _spun_containment(self, f: _Features, doc_id: int, doc: _Doc) -> float | None:
         """Bigram containment (0-100) of a text in a seed when the spin rule holds, else None."""
         s = self.settings
-        bigrams = self._seed_bigrams.get(doc_id)
-        if bigrams is None:
-            bigrams = np.unique(shingle_hashes(doc.norm.split(), 2))
-            self._seed_bigrams[doc_id] = bigrams
-        c2, _ = _containment(np.unique(shingle_hashes(f.words, 2)), bigrams)
+        c2 = self._seed_shares(f).get(doc_id, 0.0)
         if c2 < s.seed_spin_bigram_min:
             return None
         seed_words = doc.norm.split()

@@ -31,7 +31,7 @@ from monitors.alerts import (
 )
 from monitors.clock import as_utc
 from monitors.config import MonitorConfig
-from monitors.dedup import DedupIndex
+from monitors.dedup import DedupIndex, Features
 from monitors.developments import DevelopmentIndex
 from monitors.errors import FetchError
 from monitors.extract import ExtractJob, extract_articles
@@ -40,6 +40,7 @@ from monitors.records import DedupMatch, ExtractedText, FeedItem, Tagging
 from monitors.seeds import load_seeds
 from monitors.text import text_hash
 from monitors.topics import Tagger, headline_topics
+from pipeline import dedup_index
 from pipeline.outbox import (
     DeliveryReport,
     alert_channels,
@@ -47,6 +48,7 @@ from pipeline.outbox import (
     digest_due,
     routed_channels,
 )
+from storage import dedup_store
 from storage import repository as repo
 from storage.db import session_scope
 from storage.models import Alert, Article, Development, Feed, TopicTag
@@ -412,14 +414,16 @@ def process_batch(
         return []
     tagger = make_tagger(cfg)
     watched = frozenset(cfg.alerts.topics)
+    ordered = sorted(candidates, key=lambda c: (c.item.published or now, c.item.feed, c.item.url))
+    dedup_index.backfill(cfg, engine)  # once, after the upgrade that added the index
     with Session(engine, expire_on_commit=False) as s:
-        dedup = build_dedup_index(cfg, s)
+        pass_index = dedup_index.open_pass_index(cfg, engine, s, [_title_text(c) for c in ordered])
+        dedup = pass_index.index
         devs = build_development_index(cfg, s, now=now, tagger=tagger)
         seed_devs = {
             d.seed_ref: d for d in repo.list_developments(s, monitor=cfg.name, status="known")
         }
         feed_ids = {f.name: f.id for f in repo.list_feeds(s, monitor=cfg.name)}
-    ordered = sorted(candidates, key=lambda c: (c.item.published or now, c.item.feed, c.item.url))
     outcomes = []
     process = partial(
         _process_one,
@@ -435,21 +439,27 @@ def process_batch(
         now=now,
         run_url=run_url,
     )
-    for cand in ordered:
+    for cand, feats in zip(ordered, pass_index.features, strict=True):
         try:
-            outcome = process(cand)
+            outcome = process(cand, feats)
         except IntegrityError:
             # an overlapping run stored this URL between our check and our insert: the unique
             # constraint kept one copy; process again, now as an already stored article
-            outcome = process(cand)
+            outcome = process(cand, feats)
         outcomes.append(outcome)
     return outcomes
+
+
+def _title_text(cand: Candidate) -> tuple[str, str]:
+    """The (title, text) an article is stored and deduplicated with."""
+    return cand.text.title or cand.item.title, cand.text.text or cand.item.summary
 
 
 def _process_one(
     cfg: MonitorConfig,
     engine: Engine,
     cand: Candidate,
+    feats: Features,
     *,
     tagger: Tagger,
     dedup: DedupIndex,
@@ -462,8 +472,7 @@ def _process_one(
     run_url: str | None,
 ) -> ArticleOutcome:
     item, ext = cand.item, cand.text
-    title = ext.title or item.title
-    text = ext.text or item.summary
+    title, text = _title_text(cand)
     published = item.published or ext.published or now
     tagging = tagger.tag(title=title, text=text)
     topics = tagging.topic_names()
@@ -476,8 +485,10 @@ def _process_one(
             existing.get(f"guid:{item.guid}") if item.guid else None
         )
         if stored is not None:
-            return _update_version(s, cfg, stored, cand, title, text, tagging, feed_ids, now)
-        match = dedup.find(text=text, title=title)
+            return _update_version(
+                s, cfg, stored, cand, title, text, tagging, feed_ids, now, dedup, feats
+            )
+        match = dedup.find(features=feats)
         article = Article(
             monitor=cfg.name,
             url=item.url,
@@ -494,7 +505,7 @@ def _process_one(
             published_at=published,
             outlet=outlet,
             content_hash=item.content_hash,
-            text_hash=text_hash(text),
+            text_hash=feats.text_hash,
             first_seen_at=now,
             updated_at=now,
             relevant=tagging.relevant,
@@ -508,6 +519,7 @@ def _process_one(
             article.duplicate_score = round(match.score, 2)
         s.add(article)
         s.flush()
+        dedup_index.persist(s, cfg=cfg, index=dedup, article_id=article.id or 0, f=feats)
         feed_id = feed_ids.get(item.feed)
         if feed_id is not None and article.id is not None:
             repo.add_article_source(
@@ -561,7 +573,7 @@ def _process_one(
                     )
         s.flush()
         aid = article.id
-    dedup.add(key=str(aid), kind="article", text=text, title=title)
+    dedup.add(key=str(aid), kind="article", title=title, features=feats)
     return ArticleOutcome(
         article_id=aid,
         feed=item.feed,
@@ -681,6 +693,8 @@ def _update_version(
     tagging: Tagging,
     feed_ids: dict[str, int | None],
     now: datetime,
+    dedup: DedupIndex,
+    feats: Features,
 ) -> ArticleOutcome:
     """A stored article whose entry changed: keep the old content as a version, update."""
     feed_id = feed_ids.get(cand.item.feed)
@@ -695,10 +709,13 @@ def _update_version(
         stored.title = title[:2000]
         stored.summary = cand.item.summary
         stored.text = text
-        stored.text_hash = text_hash(text)
+        stored.text_hash = feats.text_hash
         stored.content_hash = cand.item.content_hash
         stored.updated_at = now
         s.add(stored)
+        if stored.id is not None:  # its index rows follow its new text
+            dedup_store.delete_dedup_entries(s, article_ids=[stored.id])
+            dedup_index.persist(s, cfg=cfg, index=dedup, article_id=stored.id, f=feats)
         note = f"changed: stored as version {stored.version}"
     return ArticleOutcome(
         article_id=stored.id,

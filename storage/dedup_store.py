@@ -107,13 +107,19 @@ def exact_hits(
     return out
 
 
-def dedup_docs(session: Session, *, article_ids: Sequence[int]) -> list[DedupDoc]:
-    """The stored features of these articles (those indexed), with the article's title."""
+def dedup_docs(session: Session, *, article_ids: Sequence[int]) -> list[tuple[DedupDoc, str]]:
+    """The stored features of these articles (those indexed) with each article's title,
+    by article id."""
     ids = sorted(set(article_ids))
-    out: list[DedupDoc] = []
+    out: list[tuple[DedupDoc, str]] = []
     for i in range(0, len(ids), CHUNK):
-        q = select(DedupDoc).where(col(DedupDoc.article_id).in_(ids[i : i + CHUNK]))
-        out += list(session.exec(q))
+        q = (
+            select(DedupDoc, Article.title)
+            .join(Article, col(Article.id) == col(DedupDoc.article_id))
+            .where(col(DedupDoc.article_id).in_(ids[i : i + CHUNK]))
+            .order_by(col(DedupDoc.article_id))
+        )
+        out += [(doc, title) for doc, title in session.exec(q)]
     return out
 
 

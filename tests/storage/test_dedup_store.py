@@ -85,15 +85,16 @@ def test_docs_exact_hashes_and_deletion_round_trip(engine: Engine) -> None:
             (h2, b),
         ]
         assert ds.exact_hits(s, monitor="other", hashes=[h1]) == []
-        docs = {d.article_id: d for d in ds.dedup_docs(s, article_ids=[a, b, 999_999])}
+        docs = {d.article_id: (d, t) for d, t in ds.dedup_docs(s, article_ids=[a, b, 999_999])}
         assert set(docs) == {a, b}
-        assert docs[a].shingles == bytes(range(8)) and docs[a].monitor == "m"
+        assert docs[a][0].shingles == bytes(range(8)) and docs[a][0].monitor == "m"
+        assert docs[b][1] == "title 1"
         assert ds.article_texts(s, article_ids=[a]) == {a: ("title 0", "text of m 0")}
     with session_scope(engine) as s:
         ds.delete_dedup_entries(s, article_ids=[a])
     with Session(engine) as s:
         assert ds.band_hits(s, monitor="m", probes=[(0, 7)], cap=9) == [(0, 7, b)]
-        assert [d.article_id for d in ds.dedup_docs(s, article_ids=[a, b])] == [b]
+        assert [d.article_id for d, _ in ds.dedup_docs(s, article_ids=[a, b])] == [b]
 
 
 def test_unindexed_articles_are_those_stored_without_index_rows(engine: Engine) -> None:

@@ -411,8 +411,12 @@ class _Features:
     title_norm: str
     title_numbers: list[str]
     title_keys: U64 | None
-    #: seed doc id -> share (0-100) of this text's word 2-grams in the seed; filled on first use
-    seed_bigram_share: dict[int, float] | None = None
+    #: filled on first use: the text's word 2-grams, and per seed doc id the number of this
+    #: text's 2-grams and shingles found in the seed
+    bigrams: U32 | None = None
+    seed_bigrams: dict[int, int] | None = None
+    seed_shingles: dict[int, int] | None = None
+    seed_shares: dict[int, float] | None = None
 
     @property
     def text_hash(self) -> str:
@@ -463,6 +467,28 @@ def _overlaps(query: U32, stored: list[U32]) -> npt.NDArray[np.int64]:
     return csum[ends] - csum[ends - lens]
 
 
+def _owner_table(sets: list[tuple[int, U32]]) -> tuple[U32, U32]:
+    """(values, owner) of several sorted sets, merged and sorted by value."""
+    if not sets:
+        return np.zeros(0, np.uint32), np.zeros(0, np.uint32)
+    flat = np.concatenate([v for _, v in sets])
+    owners = np.repeat(np.fromiter((d for d, _ in sets), np.uint32, len(sets)),
+                       [len(v) for _, v in sets])  # fmt: skip
+    order = np.argsort(flat, kind="stable")
+    return flat[order], owners[order].astype(np.uint32)
+
+
+def _owner_counts(table: tuple[U32, U32], query: U32) -> dict[int, int]:
+    """Owner -> how many values of the sorted set `query` the owner's set holds."""
+    flat, owners = table
+    lo = np.searchsorted(flat, query, side="left")
+    hi = np.searchsorted(flat, query, side="right")
+    counts = hi - lo
+    idx = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+    who, n = np.unique(owners[idx], return_counts=True)
+    return dict(zip(who.tolist(), n.tolist(), strict=True))
+
+
 def _title_number_key(title_norm: str) -> int:
     """crc32 of the numbers of a normalized title (titles must agree on them to match)."""
     return zlib.crc32(" ".join(_DIGITS.findall(title_norm)).encode())
@@ -511,7 +537,7 @@ class DedupIndex:
         self._seeds: set[int] = set()
         self._seed_bigrams: dict[int, U32] = {}  # doc id -> 2-gram hashes, seeds only
         #: every seed's 2-grams, sorted, and the seed owning each (built when first needed)
-        self._seed_table: tuple[U32, U32] | None = None
+        self._seed_table: tuple[tuple[U32, U32], tuple[U32, U32]] | None = None
         #: stored articles whose long text is not loaded yet (`add_stored`)
         self._lazy: set[int] = set()
         #: reads stored articles' texts by key when verification needs them
@@ -834,11 +860,20 @@ class DedupIndex:
         if len(f.keys):
             ranked = self._text_candidates(f, kind)
             docs = [self._docs[d] for d in ranked]
-            inter = _overlaps(f.shingles, [d.shingles for d in docs if d is not None])
+            # seeds' overlaps from their precomputed table, the others' in one vectorized pass
+            seed_counts = self._seed_counts(f, bigrams=False) if self._seeds else {}
+            others = iter(
+                _overlaps(
+                    f.shingles,
+                    [d.shingles for i, d in zip(ranked, docs, strict=True)
+                     if d is not None and i not in self._seeds],
+                ).tolist()
+            )  # fmt: skip
             lq = len(f.shingles)
             scored: list[tuple[float, float, int, _Doc]] = []
-            for doc_id, doc, n in zip(ranked, docs, inter.tolist(), strict=True):
+            for doc_id, doc in zip(ranked, docs, strict=True):
                 assert doc is not None
+                n = seed_counts.get(doc_id, 0) if doc_id in self._seeds else next(others)
                 lb = len(doc.shingles)
                 contain = 100.0 * n / max(min(lq, lb), 1)
                 scored.append((contain, n / max(lq + lb - n, 1), doc_id, doc))
@@ -846,7 +881,9 @@ class DedupIndex:
             for contain, jac, doc_id, doc in scored[: s.max_verify]:
                 keep(self._verify(f, doc_id, doc, contain, jac, explain))
             for contain, jac, doc_id, doc in scored[s.max_verify :]:
-                if doc.kind == "seed":  # every seed gets verified: seeds must never alert
+                # every seed gets verified (seeds must never alert), but when not explaining
+                # a seed that fails every test below (no near, containment or spin) is skipped
+                if doc.kind == "seed" and (explain or self._may_pass(f, doc_id, doc, contain, jac)):
                     keep(self._verify(f, doc_id, doc, contain, jac, explain))
 
         # Title level: when either side is short.
@@ -895,38 +932,60 @@ class DedupIndex:
         text = self.text_loader([doc.key]).get(doc.key, "")
         doc.norm = normalize_text(text)[: self.settings.max_text_chars]
 
-    def _seed_shares(self, f: _Features) -> dict[int, float]:
-        """Share (0-100) of the text's word 2-grams found in each seed sharing one, for all
-        seeds at once: one `searchsorted` of the text's 2-grams into every seed's."""
-        if f.seed_bigram_share is not None:
-            return f.seed_bigram_share
+    def _may_pass(self, f: _Features, doc_id: int, doc: _Doc, contain: float, jac: float) -> bool:
+        """Whether `_verify` can pass a seed: the cheap bounds of each of its tests."""
+        s = self.settings
+        if jac >= s.prefilter_jaccard:
+            return True
+        if min(len(f.words), doc.n_words) < s.min_words:
+            return False
+        if contain >= s.containment_min_score:
+            return True
+        return self._seed_shares(f).get(doc_id, 0.0) >= s.seed_spin_bigram_min
+
+    def _seed_tables(self) -> tuple[tuple[U32, U32], tuple[U32, U32]]:
+        """Every seed's shingles and word 2-grams, each sorted with the seed owning each."""
         if self._seed_table is None:
-            per_seed = []
+            per_seed: list[tuple[int, U32, U32]] = []
             for doc_id in sorted(self._seeds):
                 doc = self._docs[doc_id]
                 assert doc is not None
                 if doc_id not in self._seed_bigrams:
                     self._seed_bigrams[doc_id] = np.unique(shingle_hashes(doc.norm.split(), 2))
-                per_seed.append((doc_id, self._seed_bigrams[doc_id]))
-            flat = np.concatenate([b for _, b in per_seed]) if per_seed else np.zeros(0, np.uint32)
-            owners = np.repeat(
-                np.fromiter((d for d, _ in per_seed), np.uint32, len(per_seed)),
-                [len(b) for _, b in per_seed],
-            ).astype(np.uint32)
-            order = np.argsort(flat, kind="stable")
-            self._seed_table = (flat[order], owners[order])
-        flat, owners = self._seed_table
-        mine = np.unique(shingle_hashes(f.words, 2))
-        lo = np.searchsorted(flat, mine, side="left")
-        hi = np.searchsorted(flat, mine, side="right")
-        counts = hi - lo
-        idx = np.repeat(lo - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
-        seeds, inter = np.unique(owners[idx], return_counts=True)
-        f.seed_bigram_share = {
-            int(d): 100.0 * int(n) / max(min(len(mine), len(self._seed_bigrams[int(d)])), 1)
-            for d, n in zip(seeds.tolist(), inter.tolist(), strict=True)
-        }
-        return f.seed_bigram_share
+                per_seed.append((doc_id, doc.shingles, self._seed_bigrams[doc_id]))
+            self._seed_table = (
+                _owner_table([(d, sh) for d, sh, _ in per_seed]),
+                _owner_table([(d, bi) for d, _, bi in per_seed]),
+            )
+        return self._seed_table
+
+    def _seed_counts(self, f: _Features, *, bigrams: bool) -> dict[int, int]:
+        """Shingles (or word 2-grams) of the text found in each seed sharing one, for all
+        seeds at once: one `searchsorted` of the text's set into every seed's."""
+        cached = f.seed_bigrams if bigrams else f.seed_shingles
+        if cached is not None:
+            return cached
+        shingle_table, bigram_table = self._seed_tables()
+        if bigrams:
+            f.seed_bigrams = _owner_counts(bigram_table, self._bigrams_of(f))
+            return f.seed_bigrams
+        f.seed_shingles = _owner_counts(shingle_table, f.shingles)
+        return f.seed_shingles
+
+    def _bigrams_of(self, f: _Features) -> U32:
+        if f.bigrams is None:
+            f.bigrams = np.unique(shingle_hashes(f.words, 2))
+        return f.bigrams
+
+    def _seed_shares(self, f: _Features) -> dict[int, float]:
+        """Share (0-100) of the text's word 2-grams found in each seed sharing one."""
+        if f.seed_shares is None:
+            mine = len(self._bigrams_of(f))
+            f.seed_shares = {
+                d: 100.0 * n / max(min(mine, len(self._seed_bigrams[d])), 1)
+                for d, n in self._seed_counts(f, bigrams=True).items()
+            }
+        return f.seed_shares
 
     def _spun_containment(self, f: _Features, doc_id: int, doc: _Doc) -> float | None:
         """Bigram containment (0-100) of a text in a seed when the spin rule holds, else None."""

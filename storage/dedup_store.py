@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from storage.models import Article, DedupBand, DedupDoc
@@ -26,7 +26,8 @@ def add_dedup_entries(
     docs: Sequence[DedupDoc],
     bands: Sequence[tuple[int, int, int]],
 ) -> None:
-    """Insert articles' features and their (band, key, article_id) rows, in bulk."""
+    """Insert articles' features and their (band, key, article_id) rows, in bulk (Core
+    `executemany`: no ORM objects)."""
     if docs:
         rows = [
             {
@@ -40,11 +41,11 @@ def add_dedup_entries(
             }
             for d in docs
         ]
-        session.execute(insert(DedupDoc), rows)
+        session.execute(DedupDoc.__table__.insert(), rows)  # type: ignore[attr-defined]
     if bands:
         unique = sorted(set(bands))  # a text repeating a chunk repeats its keys
         session.execute(
-            insert(DedupBand),
+            DedupBand.__table__.insert(),  # type: ignore[attr-defined]
             [{"monitor": monitor, "band": b, "key": k, "article_id": a} for b, k, a in unique],
         )
 

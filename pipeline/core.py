@@ -64,6 +64,8 @@ SILENCE_MIN = timedelta(hours=24)
 MIN_GAPS_FOR_CADENCE = 4
 #: ExtractJob.fetch_error of an entry whose page another feed of the run is fetching.
 ALREADY_CLAIMED = "page fetched through another feed in this run"
+#: Articles stored per transaction by `process_batch` (each in its own savepoint).
+TRANSACTION_ARTICLES = 200
 #: Developments last seen longer ago than this are not loaded for grouping.
 DEVELOPMENT_LOOKBACK = timedelta(days=14)
 
@@ -416,38 +418,55 @@ def process_batch(
     watched = frozenset(cfg.alerts.topics)
     ordered = sorted(candidates, key=lambda c: (c.item.published or now, c.item.feed, c.item.url))
     dedup_index.backfill(cfg, engine)  # once, after the upgrade that added the index
+    outcomes: list[ArticleOutcome] = []
     with Session(engine, expire_on_commit=False) as s:
         pass_index = dedup_index.open_pass_index(cfg, engine, s, [_title_text(c) for c in ordered])
-        dedup = pass_index.index
         devs = build_development_index(cfg, s, now=now, tagger=tagger)
         seed_devs = {
             d.seed_ref: d for d in repo.list_developments(s, monitor=cfg.name, status="known")
         }
         feed_ids = {f.name: f.id for f in repo.list_feeds(s, monitor=cfg.name)}
-    outcomes = []
-    process = partial(
-        _process_one,
-        cfg,
-        engine,
-        tagger=tagger,
-        dedup=dedup,
-        devs=devs,
-        seed_devs=seed_devs,
-        feed_ids=feed_ids,
-        watched=watched,
-        run_id=run_id,
-        now=now,
-        run_url=run_url,
-    )
-    for cand, feats in zip(ordered, pass_index.features, strict=True):
-        try:
-            outcome = process(cand, feats)
-        except IntegrityError:
-            # an overlapping run stored this URL between our check and our insert: the unique
-            # constraint kept one copy; process again, now as an already stored article
-            outcome = process(cand, feats)
-        outcomes.append(outcome)
+        # one lookup for the batch (harvest checked each feed; this also catches an entry
+        # listed by two feeds, or stored since by an overlapping run)
+        known = _known(s, cfg, [c.item for c in ordered])
+        s.commit()
+        process = partial(
+            _process_one,
+            cfg,
+            s,
+            tagger=tagger,
+            dedup=pass_index.index,
+            devs=devs,
+            seed_devs=seed_devs,
+            feed_ids=feed_ids,
+            watched=watched,
+            run_id=run_id,
+            now=now,
+            run_url=run_url,
+            known=known,
+        )
+        pairs = list(zip(ordered, pass_index.features, strict=True))
+        for start in range(0, len(pairs), TRANSACTION_ARTICLES):
+            for cand, feats in pairs[start : start + TRANSACTION_ARTICLES]:
+                try:
+                    with s.begin_nested():
+                        outcome = process(cand, feats)
+                except IntegrityError:
+                    # an overlapping run stored this URL between our check and our insert: the
+                    # unique constraint kept one copy; process again, now as already stored
+                    known.update(_known(s, cfg, [cand.item]))
+                    with s.begin_nested():
+                        outcome = process(cand, feats)
+                outcomes.append(outcome)
+            s.commit()  # articles, their index rows, developments and alerts: all or nothing
     return outcomes
+
+
+def _known(s: Session, cfg: MonitorConfig, items: list[FeedItem]) -> dict[str, Article]:
+    """Stored articles of these entries, by URL and by "guid:" + GUID."""
+    return repo.find_known_items(
+        s, monitor=cfg.name, urls=[i.url for i in items], guids=[i.guid for i in items if i.guid]
+    )
 
 
 def _title_text(cand: Candidate) -> tuple[str, str]:
@@ -457,7 +476,7 @@ def _title_text(cand: Candidate) -> tuple[str, str]:
 
 def _process_one(
     cfg: MonitorConfig,
-    engine: Engine,
+    s: Session,
     cand: Candidate,
     feats: Features,
     *,
@@ -470,109 +489,109 @@ def _process_one(
     run_id: int | None,
     now: datetime,
     run_url: str | None,
+    known: dict[str, Article],
 ) -> ArticleOutcome:
+    """Dedup, tag, group and store one candidate in the caller's transaction; the stored
+    article goes into `known` and the pass's dedup index."""
     item, ext = cand.item, cand.text
     title, text = _title_text(cand)
     published = item.published or ext.published or now
     tagging = tagger.tag(title=title, text=text)
     topics = tagging.topic_names()
     outlet = cfg.feed(item.feed).outlet_name
-    with session_scope(engine) as s:
-        existing = repo.find_known_items(
-            s, monitor=cfg.name, urls=[item.url], guids=[item.guid] if item.guid else []
+    stored = known.get(item.url) or (known.get(f"guid:{item.guid}") if item.guid else None)
+    if stored is not None:
+        return _update_version(
+            s, cfg, stored, cand, title, text, tagging, feed_ids, now, dedup, feats
         )
-        stored = existing.get(item.url) or (
-            existing.get(f"guid:{item.guid}") if item.guid else None
+    match = dedup.find(features=feats)
+    article = Article(
+        monitor=cfg.name,
+        url=item.url,
+        guid=item.guid,
+        link=item.link,
+        title=title[:2000],
+        summary=item.summary,
+        text=text,
+        text_source=ext.source,
+        extraction_note=ext.note,
+        author=(ext.author or None) and ext.author[:500] if ext.author else None,
+        sitename=ext.sitename[:500] if ext.sitename else None,
+        language=ext.language,
+        published_at=published,
+        outlet=outlet,
+        content_hash=item.content_hash,
+        text_hash=feats.text_hash,
+        first_seen_at=now,
+        updated_at=now,
+        relevant=tagging.relevant,
+        actors=tagging.actors,
+        run_id=run_id,
+    )
+    if match is not None:
+        article.duplicate_kind = match.kind
+        article.duplicate_ref = match.ref
+        article.duplicate_level = match.level
+        article.duplicate_score = round(match.score, 2)
+    s.add(article)
+    s.flush()
+    dedup_index.persist(s, cfg=cfg, index=dedup, article_id=article.id or 0, f=feats)
+    feed_id = feed_ids.get(item.feed)
+    if feed_id is not None and article.id is not None:
+        repo.add_article_source(  # a new article has no source yet: nothing to look up
+            s, article_id=article.id, feed_id=feed_id, link=item.link, guid=item.guid, known=set()
         )
-        if stored is not None:
-            return _update_version(
-                s, cfg, stored, cand, title, text, tagging, feed_ids, now, dedup, feats
+    for hit in tagging.topics:
+        s.add(
+            TopicTag(
+                article_id=article.id or 0,
+                topic=hit.topic,
+                terms=list(hit.terms),
+                evidence=list(hit.evidence),
             )
-        match = dedup.find(features=feats)
-        article = Article(
-            monitor=cfg.name,
-            url=item.url,
-            guid=item.guid,
-            link=item.link,
-            title=title[:2000],
-            summary=item.summary,
-            text=text,
-            text_source=ext.source,
-            extraction_note=ext.note,
-            author=(ext.author or None) and ext.author[:500] if ext.author else None,
-            sitename=ext.sitename[:500] if ext.sitename else None,
-            language=ext.language,
-            published_at=published,
-            outlet=outlet,
-            content_hash=item.content_hash,
-            text_hash=feats.text_hash,
-            first_seen_at=now,
-            updated_at=now,
-            relevant=tagging.relevant,
-            actors=tagging.actors,
-            run_id=run_id,
         )
-        if match is not None:
-            article.duplicate_kind = match.kind
-            article.duplicate_ref = match.ref
-            article.duplicate_level = match.level
-            article.duplicate_score = round(match.score, 2)
+    dev, is_new, note = _assign_development(
+        s,
+        cfg,
+        article,
+        tagging,
+        match,
+        devs=devs,
+        seed_devs=seed_devs,
+        watched=watched,
+        published=published,
+        now=now,
+    )
+    n_alerts = 0
+    if dev is not None:
+        article.development_id = dev.id
         s.add(article)
-        s.flush()
-        dedup_index.persist(s, cfg=cfg, index=dedup, article_id=article.id or 0, f=feats)
-        feed_id = feed_ids.get(item.feed)
-        if feed_id is not None and article.id is not None:
-            repo.add_article_source(
-                s, article_id=article.id, feed_id=feed_id, link=item.link, guid=item.guid
+        if is_new and dev.status == "new" and tagging.relevant and set(topics) & watched:
+            content = _alert_content(
+                cfg, dev, article, tagging, dedup, watched=watched, run_url=run_url
             )
-        for hit in tagging.topics:
-            s.add(
-                TopicTag(
-                    article_id=article.id or 0,
-                    topic=hit.topic,
-                    terms=list(hit.terms),
-                    evidence=list(hit.evidence),
+            for ch in routed_channels(cfg, set(topics) & watched):
+                n_alerts += repo.add_alert(
+                    s,
+                    alert=Alert(
+                        monitor=cfg.name,
+                        channel=ch,
+                        kind="new_development",
+                        next_attempt_at=digest_due(channel_policy(cfg, ch), now),
+                        dedup_key=f"dev:{dev.id}",
+                        development_id=dev.id,
+                        article_id=article.id,
+                        subject=alert_subject(content)[:1000],
+                        payload=content.to_payload(),
+                        created_at=now,
+                        run_id=run_id,
+                    ),
                 )
-            )
-        dev, is_new, note = _assign_development(
-            s,
-            cfg,
-            article,
-            tagging,
-            match,
-            devs=devs,
-            seed_devs=seed_devs,
-            watched=watched,
-            published=published,
-            now=now,
-        )
-        n_alerts = 0
-        if dev is not None:
-            article.development_id = dev.id
-            s.add(article)
-            if is_new and dev.status == "new" and tagging.relevant and set(topics) & watched:
-                content = _alert_content(
-                    cfg, dev, article, tagging, dedup, watched=watched, run_url=run_url
-                )
-                for ch in routed_channels(cfg, set(topics) & watched):
-                    n_alerts += repo.add_alert(
-                        s,
-                        alert=Alert(
-                            monitor=cfg.name,
-                            channel=ch,
-                            kind="new_development",
-                            next_attempt_at=digest_due(channel_policy(cfg, ch), now),
-                            dedup_key=f"dev:{dev.id}",
-                            development_id=dev.id,
-                            article_id=article.id,
-                            subject=alert_subject(content)[:1000],
-                            payload=content.to_payload(),
-                            created_at=now,
-                            run_id=run_id,
-                        ),
-                    )
-        s.flush()
-        aid = article.id
+    s.flush()
+    aid = article.id
+    known[item.url] = article
+    if item.guid:
+        known[f"guid:{item.guid}"] = article
     dedup.add(key=str(aid), kind="article", title=title, features=feats)
     return ArticleOutcome(
         article_id=aid,

@@ -12,8 +12,8 @@ from monitors.clock import utcnow
 from monitors.config import MonitorConfig
 from monitors.errors import NewsmonError
 from monitors.extract import extract_one
-from monitors.fetch import Fetcher
-from monitors.topics import headline_topics
+from monitors.httpclient import Fetcher
+from monitors.tagging import headline_topics
 from pipeline import core as pipeline
 from storage.db import get_engine
 

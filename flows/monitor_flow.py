@@ -23,7 +23,7 @@ from flows.report import markdown_report
 from monitors.clock import utcnow
 from monitors.config import MonitorConfig, load_config
 from monitors.errors import ConfigError
-from monitors.fetch import Fetcher
+from monitors.httpclient import Fetcher
 from pipeline import core as pipeline
 from pipeline import outbox
 from storage import repository as repo

@@ -16,10 +16,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from monitors.dedup import DedupSettings
+from monitors.dedup_settings import DedupSettings
 from monitors.errors import ConfigError
-from monitors.fetch import FetchSettings
-from monitors.topics import DEFAULT_ACTORS, DEFAULT_TOPICS, ActorDefinition, TopicDefinition
+from monitors.fetch_settings import FetchSettings
+from monitors.taxonomy import ActorDefinition, TopicDefinition, default_taxonomy, resolve_taxonomy
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,79}$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -204,8 +204,13 @@ class MonitorConfig(_Strict):
     silence_alerts: bool = Field(
         True, description="alert when a feed goes silent for much longer than its cadence"
     )
-    topics: list[TopicDefinition] = Field(default_factory=lambda: list(DEFAULT_TOPICS))
-    actors: list[ActorDefinition] = Field(default_factory=lambda: list(DEFAULT_ACTORS))
+    taxonomy: str | None = Field(
+        None,
+        description="'default' or a taxonomy file to include (topics/actors below override "
+        "or add by name), or 'none'; absent: topics/actors given replace the defaults",
+    )
+    topics: list[TopicDefinition] = Field(default_factory=lambda: list(default_taxonomy().topics))
+    actors: list[ActorDefinition] = Field(default_factory=lambda: list(default_taxonomy().actors))
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
@@ -324,6 +329,8 @@ def parse_config(data: Any, *, source: str = "<config>", path: Path | None = Non
         raise ConfigError(source, ["the file must be a YAML mapping (name:, feeds:, ...)"])
     for key in ("webhook_url", "password"):
         _reject_inline_secret(data, key, source)
+    base_dir = path.resolve().parent if path else Path.cwd()
+    data = resolve_taxonomy(data, base_dir=base_dir, source=source)
     try:
         cfg = MonitorConfig.model_validate(data)
     except ValidationError as exc:

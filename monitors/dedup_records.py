@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from monitors.dedup_features import TextFeatures
+from monitors.dedup_settings import DedupSettings
+
 #: Band number of title band j: TITLE_BAND_BASE + j (text bands are 0 .. lsh_bands - 1).
 TITLE_BAND_BASE = 1000
 
@@ -30,6 +33,19 @@ class DedupRecord:
     shingles: bytes
     #: (band, signed 64-bit key) of every text and title band key, without repeats
     bands: list[tuple[int, int]]
+
+
+def record_of(f: TextFeatures, settings: DedupSettings) -> DedupRecord:
+    """What the persisted index stores of a text with these features."""
+    short = len(f.words) < settings.min_words
+    return DedupRecord(
+        n_words=len(f.words),
+        title_norm=f.title_norm,
+        short_norm=f.norm[: settings.max_text_chars] if short else None,
+        exact=f.exact,
+        shingles=f.shingles.astype("<u4").tobytes(),
+        bands=band_probes(f.keys, f.title_keys, settings.lsh_bands),
+    )
 
 
 def band_probes(

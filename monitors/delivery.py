@@ -1,8 +1,9 @@
-"""Delivery channels (Slack webhook, SMTP, file outbox), retry policy, digests and quiet hours.
+"""Delivery channels (Slack webhook, SMTP, file outbox), digests and quiet hours.
 
 Every sender either returns (delivered) or raises `TransientDeliveryError` (retry later, maybe
 after `retry_after` seconds) or `PermanentDeliveryError` (retrying will not help; the message
-says what to change). The outbox state machine that calls them lives in the database layer.
+says what to change). The outbox pass that calls them and schedules retries
+(`monitors.retry.retry_delay`) is `pipeline/outbox.py`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import re
 import smtplib
 import socket
@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from datetime import time as dtime
 from email.message import EmailMessage
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +29,7 @@ import httpx
 
 from monitors.alerts import AlertContent, render_text
 from monitors.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from monitors.retry import parse_retry_after
 
 __all__ = [
     "FileOutbox",
@@ -37,38 +37,7 @@ __all__ = [
     "SmtpSender",
     "in_quiet_hours",
     "render_digest",
-    "retry_delay",
 ]
-
-
-# --- retry policy ----------------------------------------------------------------------------
-def retry_delay(
-    attempt: int,
-    *,
-    retry_after: float | None = None,
-    base: float = 60.0,
-    cap: float = 3600.0,
-    jitter: float = 0.1,
-    rng: random.Random | None = None,
-) -> float:
-    """Seconds to wait before the next try, after `attempt` failed tries (1 = the first failed).
-
-    Exponential backoff `base * 2**(attempt-1)` capped at `cap`, spread by ±`jitter` (a fraction)
-    and never above `cap`; never less than the server's `retry_after` (which may exceed `cap`).
-    """
-    if attempt < 1:
-        raise ValueError(f"retry_delay: attempt counts failed tries from 1, got {attempt}")
-    if base < 0 or cap < 0 or not 0 <= jitter <= 1:
-        raise ValueError(
-            f"retry_delay: need base >= 0, cap >= 0 and 0 <= jitter <= 1; "
-            f"got base={base}, cap={cap}, jitter={jitter}"
-        )
-    delay = min(cap, base * 2.0 ** min(attempt - 1, 64))
-    spread = (rng or random).uniform(-jitter, jitter)
-    delay = min(cap, max(0.0, delay * (1.0 + spread)))
-    if retry_after is not None and retry_after > delay:
-        return float(retry_after)
-    return delay
 
 
 # --- Slack -----------------------------------------------------------------------------------
@@ -89,24 +58,6 @@ def _webhook_state(url: str) -> _WebhookState:
         if state is None:
             state = _webhooks[url] = _WebhookState(lock=threading.Lock())
         return state
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds: a number of seconds or an HTTP date; None when absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _snippet(text: str, limit: int = 200) -> str:
@@ -212,7 +163,7 @@ class SlackSender:
             finally:
                 state.next_allowed = time.monotonic() + self.min_interval
             if response.status_code == 429:
-                retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 state.blocked_until = time.monotonic() + (retry_after or 0.0)
         self._check(response)
 
@@ -245,7 +196,7 @@ class SlackSender:
         what = f"Slack webhook {self.target} answered {status} {response.reason_phrase}"
         detail = f" (body: {body!r})" if body else ""
         if status == 429:
-            retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
             when = f"after {retry_after:g}s" if retry_after is not None else "later"
             raise TransientDeliveryError(
                 f"{what}{detail}: rate limited; will retry {when}",

@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Literal
 
-from monitors.topics import entities as _entities
-from monitors.topics import normalize, split_sentences
+from monitors.entities import entities as _entities
+from monitors.text import normalize, split_sentences
 
 Status = Literal["new", "known"]
 

@@ -1,6 +1,6 @@
 """Parsing RSS/Atom bytes into FeedItems, refusing hostile or unusable documents.
 
-`parse_feed` never fetches anything: it gets the bytes `monitors.fetch` downloaded under its
+`parse_feed` never fetches anything: it gets the bytes `monitors.httpclient` downloaded under its
 limits. Before feedparser sees the bytes, a DOCTYPE that declares entities is refused (billion
 laughs, external entities), HTML is recognised, and text that does not decode in its declared
 charset is re-decoded with a detected one.

@@ -1,13 +1,18 @@
-"""Text normalization and hashing shared by deduplication and feed change detection.
+"""Text normalization, hashing and sentence splitting.
 
 `normalize_text` maps two renderings of the same words to the same string: Unicode
 compatibility forms, case, curly/straight quotes, dash variants, punctuation and whitespace
 differences all disappear. What is left is lower-case words separated by single spaces.
+
+`normalize` is the lighter fold that topic tagging and development grouping match on (case and
+punctuation only: "Korea's" -> "korea s", so a term "korea" still matches); `split_sentences`
+splits text into sentences, minding abbreviations ("N. Korea", "U.S.").
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import unicodedata
 
@@ -74,3 +79,46 @@ def content_hash(*parts: str) -> str:
     """
     joined = _PART_SEPARATOR.join(normalize_text(p) for p in parts)
     return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+
+
+# --- words and sentences for tagging and grouping ---------------------------------------------
+_WORD_BREAK = re.compile(r"[^\w]+|_+")
+_SPACES = re.compile(r"\s+")
+_TAGS = re.compile(r"<[^>]+>")
+# Sentence boundary candidates: end punctuation then space, or a line break.
+_SENT_BREAK = re.compile(r"(?<=[.!?。…])[\"'”’)\]]*\s+|\s*\n+\s*")
+# A period after these words does not end a sentence ("N. Korea", "U.S. officials", "Mr. Kim").
+_ABBREV = frozenset({
+    "mr", "mrs", "ms", "dr", "st", "gen", "lt", "col", "sgt", "pvt", "pte", "adm", "gov", "sen",
+    "rep", "no", "vs", "jan", "feb", "aug", "sept", "oct", "nov", "dec", "u.s", "u.n", "u.k", "e.u",
+})  # fmt: skip
+
+
+def normalize(text: str) -> str:
+    """Case-fold `text` and turn every run of non-word characters into one space."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return _SPACES.sub(" ", _WORD_BREAK.sub(" ", text)).strip()
+
+
+def strip_html(text: str) -> str:
+    """Remove tags and unescape entities (feed descriptions carry HTML)."""
+    return _SPACES.sub(" ", html.unescape(_TAGS.sub(" ", text))).strip()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split `text` into sentences (line breaks and end punctuation, minding abbreviations)."""
+    out: list[str] = []
+    start = 0
+    for m in _SENT_BREAK.finditer(text):
+        chunk = text[start : m.start()].rstrip() if "\n" in m.group() else text[start : m.end()]
+        if "\n" not in m.group():
+            words = text[start : m.start()].split()
+            last = words[-1].rstrip(".!?\"'”’)]").casefold() if words else ""
+            if last in _ABBREV or (len(last) == 1 and last.isalpha()):
+                continue
+        if chunk.strip():
+            out.append(chunk.strip())
+        start = m.end()
+    if text[start:].strip():
+        out.append(text[start:].strip())
+    return out

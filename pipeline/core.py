@@ -31,15 +31,17 @@ from monitors.alerts import (
 )
 from monitors.clock import as_utc
 from monitors.config import MonitorConfig
-from monitors.dedup import DedupIndex, Features
+from monitors.dedup import DedupIndex
+from monitors.dedup_features import TextFeatures
 from monitors.developments import DevelopmentIndex
 from monitors.errors import FetchError
 from monitors.extract import ExtractJob, extract_articles
-from monitors.fetch import FeedState, Fetcher, fetch_pages, poll_feed
+from monitors.httpclient import Fetcher
+from monitors.polling import FeedState, fetch_pages, poll_feed
 from monitors.records import DedupMatch, ExtractedText, FeedItem, Tagging
 from monitors.seeds import load_seeds
+from monitors.tagging import Tagger, headline_topics
 from monitors.text import text_hash
-from monitors.topics import Tagger, headline_topics
 from pipeline import dedup_index
 from pipeline.outbox import (
     DeliveryReport,
@@ -478,7 +480,7 @@ def _process_one(
     cfg: MonitorConfig,
     s: Session,
     cand: Candidate,
-    feats: Features,
+    feats: TextFeatures,
     *,
     tagger: Tagger,
     dedup: DedupIndex,
@@ -713,7 +715,7 @@ def _update_version(
     feed_ids: dict[str, int | None],
     now: datetime,
     dedup: DedupIndex,
-    feats: Features,
+    feats: TextFeatures,
 ) -> ArticleOutcome:
     """A stored article whose entry changed: keep the old content as a version, update."""
     feed_id = feed_ids.get(cand.item.feed)

@@ -15,8 +15,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from monitors.config import MonitorConfig
-from monitors.dedup import DedupIndex, Features
-from monitors.dedup_records import DedupRecord
+from monitors.dedup import DedupIndex
+from monitors.dedup_features import TextFeatures
+from monitors.dedup_records import DedupRecord, band_probes, record_of
+from monitors.dedup_stored import PassDedupIndex
 from storage import dedup_store
 from storage import repository as repo
 from storage.db import session_scope
@@ -30,13 +32,19 @@ BACKFILL_BATCH = 1000
 class PassIndex:
     """A pass's dedup index and the features of its texts, in the order given."""
 
-    index: DedupIndex
-    features: list[Features]
+    index: PassDedupIndex
+    features: list[TextFeatures]
 
 
-def seed_index(cfg: MonitorConfig, session: Session) -> DedupIndex:
-    """A dedup index holding the monitor's seeds (few; rebuilt each pass)."""
-    index = DedupIndex(cfg.dedup)
+def seed_index(cfg: MonitorConfig, engine: Engine, session: Session) -> PassDedupIndex:
+    """A pass's dedup index holding the monitor's seeds (few; rebuilt each pass)."""
+
+    def texts(keys: list[str]) -> dict[str, str]:
+        with Session(engine) as s:
+            rows = dedup_store.article_texts(s, article_ids=[int(k) for k in keys])
+        return {str(aid): text for aid, (_, text) in rows.items()}
+
+    index = PassDedupIndex(cfg.dedup, texts=texts)
     for seed in repo.list_seeds(session, monitor=cfg.name):
         index.add(key=seed.seed_id, kind="seed", text=seed.text, title=seed.title)
     return index
@@ -47,9 +55,9 @@ def open_pass_index(
 ) -> PassIndex:
     """The seeds, plus every stored article sharing a band key or exact hash with one of
     `texts` ((title, text) pairs), and the features of `texts`."""
-    index = seed_index(cfg, session)
+    index = seed_index(cfg, engine, session)
     feats = [index.features(text=text, title=title) for title, text in texts]
-    probes = [p for f in feats for p in index.record(f).bands]
+    probes = [p for f in feats for p in band_probes(f.keys, f.title_keys, cfg.dedup.lsh_bands)]
     cap = max(cfg.dedup.lsh_bucket_cap, cfg.dedup.title_bucket_cap)
     hits = dedup_store.band_hits(session, monitor=cfg.name, probes=probes, cap=cap)
     exact = [f.exact for f in feats if f.exact is not None]
@@ -74,20 +82,14 @@ def open_pass_index(
             bands=by_article[doc.article_id],
         )
 
-    def load(keys: list[str]) -> dict[str, str]:
-        with Session(engine) as s:
-            texts = dedup_store.article_texts(s, article_ids=[int(k) for k in keys])
-        return {str(aid): text for aid, (_, text) in texts.items()}
-
-    index.text_loader = load
     return PassIndex(index=index, features=feats)
 
 
 def persist(
-    session: Session, *, cfg: MonitorConfig, index: DedupIndex, article_id: int, f: Features
+    session: Session, *, cfg: MonitorConfig, index: DedupIndex, article_id: int, f: TextFeatures
 ) -> None:
     """Write a stored article's index rows (in the caller's transaction)."""
-    write_records(session, cfg=cfg, records=[(article_id, index.record(f))])
+    write_records(session, cfg=cfg, records=[(article_id, record_of(f, index.settings))])
 
 
 def write_records(
@@ -126,7 +128,7 @@ def backfill(cfg: MonitorConfig, engine: Engine) -> int:
             if not rows:
                 return done
             records = [
-                (aid, index.record(index.features(text=text, title=title)))
+                (aid, record_of(index.features(text=text, title=title), index.settings))
                 for aid, title, text in rows
             ]
             write_records(s, cfg=cfg, records=records)

@@ -24,9 +24,9 @@ from monitors.delivery import (
     SmtpSender,
     in_quiet_hours,
     render_digest,
-    retry_delay,
 )
 from monitors.errors import ConfigError, DeliveryError, NewsmonError
+from monitors.retry import retry_delay
 from monitors.secrets import BlockLookup, resolve_secret
 from storage import repository as repo
 from storage.db import session_scope

@@ -27,7 +27,9 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 import monitors.dedup as dedup_mod
+from monitors.bandstore import BandStore
 from monitors.dedup import DedupIndex
+from monitors.dedup_features import Featurizer
 from monitors.text import normalize_text
 from scripts.build_dedup_pairs import (
     KCNA,
@@ -87,10 +89,10 @@ def corpus(n: int, n_queries: int) -> tuple[list[tuple[str, str, str]], list[tup
 
 #: Stages timed by `breakdown`: (owner, attribute, label). Nested: candidates include LSH.
 STAGES = [
-    ("DedupIndex", "_features", "features (normalize, shingles, MinHash, band keys)"),
+    ("Featurizer", "features", "features (normalize, shingles, MinHash, band keys)"),
     ("DedupIndex", "_text_candidates", "text candidates (LSH query, rank)"),
-    ("_BandStore", "query", "LSH bucket lookups (text + title)"),
-    ("module", "_overlaps", "shingle-overlap prefilter"),
+    ("BandStore", "query", "LSH bucket lookups (text + title)"),
+    ("module", "overlaps", "shingle-overlap prefilter"),
     ("DedupIndex", "_verify", "text verification (rapidfuzz, containment)"),
     ("DedupIndex", "_title_candidates", "title candidates"),
     ("DedupIndex", "_verify_title", "title verification"),
@@ -101,7 +103,12 @@ def breakdown(idx: DedupIndex, queries: list[tuple[str, str]]) -> dict[str, tupl
     """Mean ms and calls per query of each stage (a second pass with timing wrappers)."""
     spent: dict[str, float] = defaultdict(float)
     calls: dict[str, int] = defaultdict(int)
-    owners = {"DedupIndex": DedupIndex, "_BandStore": dedup_mod._BandStore, "module": dedup_mod}
+    owners = {
+        "DedupIndex": DedupIndex,
+        "Featurizer": Featurizer,
+        "BandStore": BandStore,
+        "module": dedup_mod,
+    }
     saved = []
     for owner, attr, label in STAGES:
         obj = owners[owner]

@@ -60,7 +60,7 @@ from sqlmodel import Session
 
 from monitors.clock import utcnow
 from monitors.config import MonitorConfig, parse_config
-from monitors.fetch import Fetcher
+from monitors.httpclient import Fetcher
 from pipeline import core as pipeline
 from scripts.build_dedup_pairs import html_to_text, read_jsonl
 from storage import repository as repo

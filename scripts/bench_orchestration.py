@@ -120,7 +120,7 @@ def write_monitor(folder: Path, feeds: dict[str, str], db: Path) -> Path:
 def run_plain(monitor: Path) -> dict[str, Any]:
     """One pass with the plain pipeline functions; returns the summary."""
     from monitors.config import load_config
-    from monitors.fetch import Fetcher
+    from monitors.httpclient import Fetcher
     from pipeline import core as pipeline
     from pipeline import outbox
     from storage import repository as repo

@@ -20,7 +20,9 @@ import time
 from datetime import datetime, timedelta
 
 from monitors.developments import DevelopmentIndex
-from monitors.topics import DEFAULT_ACTORS, DEFAULT_TOPICS, Tagger, strip_html
+from monitors.tagging import Tagger
+from monitors.taxonomy import default_taxonomy
+from monitors.text import strip_html
 from scripts.shared_data import CORPORA
 
 SHARED = CORPORA
@@ -68,7 +70,11 @@ def main() -> None:
         shift += timedelta(days=365)
     stored = sorted(stored[:size], key=lambda a: a[3])
 
-    tagger = Tagger(DEFAULT_TOPICS, DEFAULT_ACTORS, require_actors=["north_korea", "russia"])
+    tagger = Tagger(
+        default_taxonomy().topics,
+        default_taxonomy().actors,
+        require_actors=["north_korea", "russia"],
+    )
     index = DevelopmentIndex()
     t0 = time.perf_counter()
     for key, title, text, date in stored:

@@ -19,7 +19,9 @@ from itertools import combinations
 from pathlib import Path
 
 from monitors.developments import DevelopmentIndex
-from monitors.topics import DEFAULT_ACTORS, DEFAULT_TOPICS, Tagger, headline_topics, strip_html
+from monitors.tagging import Tagger, headline_topics
+from monitors.taxonomy import default_taxonomy
+from monitors.text import strip_html
 from scripts.shared_data import SHARED
 
 LABELS = SHARED / "labels" / "rss2023-dev.jsonl"
@@ -116,7 +118,7 @@ def load_seeds(folder: Path = SEEDS) -> list[Seed]:
 
 def default_tagger() -> Tagger:
     """The tagger with the default taxonomy and the North Korea-Russia gate."""
-    return Tagger(DEFAULT_TOPICS, DEFAULT_ACTORS, require_actors=REQUIRE)
+    return Tagger(default_taxonomy().topics, default_taxonomy().actors, require_actors=REQUIRE)
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import yaml
 from flows.cli import main
 from monitors.clock import utcnow
 from monitors.config import load_config
-from monitors.fetch import Fetcher
+from monitors.httpclient import Fetcher
 from pipeline import core as pipeline
 from pipeline import outbox
 from storage.db import get_engine

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
-from monitors.dedup import DedupIndex, DedupSettings, chunk_bounds, shingle_hashes
+from monitors.dedup import DedupIndex
+from monitors.dedup_settings import DedupSettings
 from monitors.text import normalized_words
 from scripts.build_dedup_pairs import SEED_003_UNSPUN, lead_excerpt, reorder, spin, typos
 
@@ -35,30 +35,6 @@ def seed_index() -> DedupIndex:
 
 def seed_text(prefix: str) -> str:
     return next(p for p in SEEDS if p.name.startswith(prefix)).read_text(encoding="utf-8")
-
-
-def test_settings_have_defaults_and_forbid_unknown_fields():
-    s = DedupSettings()
-    assert s.num_perm % s.lsh_bands == 0
-    with pytest.raises(ValidationError):
-        DedupSettings(near_min=3)  # type: ignore[call-arg]
-    with pytest.raises(ValidationError):
-        DedupSettings(num_perm=30, lsh_bands=8)
-
-
-def test_chunks_are_content_defined_and_survive_an_added_intro():
-    words = normalized_words(seed_text("000"))
-    sh = shingle_hashes(words, 3)
-    kw = {"divisor": 32, "min_len": 24, "max_len": 128, "max_chunks": 100}
-    plain = chunk_bounds(sh, **kw)
-    assert plain[0][0] == 0 and plain[-1][1] == len(sh)
-    assert all(b - a <= 128 for a, b in plain)
-    shifted = chunk_bounds(shingle_hashes(["breaking", "news", "today", *words], 3), **kw)
-    chunk_sets = {frozenset(sh[a:b].tolist()) for a, b in plain}
-    sh2 = shingle_hashes(["breaking", "news", "today", *words], 3)
-    shifted_sets = {frozenset(sh2[a:b].tolist()) for a, b in shifted}
-    # All but the first chunk or two resynchronize after the insertion.
-    assert len(chunk_sets & shifted_sets) >= len(chunk_sets) - 2
 
 
 def test_exact_match_ignores_case_quotes_and_whitespace(seed_index):
@@ -177,46 +153,6 @@ def test_empty_index_and_empty_query():
     assert idx.nearest(text="") is None
 
 
-def test_text_word_ids_match_the_words_and_are_stable():
-    from monitors.dedup import _shingles_of_ids, text_word_ids
-
-    ids = text_word_ids("kim jong un kim")
-    assert len(ids) == 4 and ids[0] == ids[3] and len(set(ids[:3].tolist())) == 3
-    assert text_word_ids("").size == 0
-    # Same value in every process and run (no salted hash()): pinned.
-    assert int(text_word_ids("dprk")[0]) == 110654652  # crc32
-    assert text_word_ids("dprk")[0] == text_word_ids("the dprk")[1]
-    # shingle_hashes(words) and the index's text path agree.
-    words = normalized_words(seed_text("000"))
-    assert (
-        shingle_hashes(words, 3).tolist()
-        == _shingles_of_ids(text_word_ids(" ".join(words)), 3).tolist()
-    )
-
-
-def test_band_store_merges_and_caps_buckets_newest_first():
-    import numpy as np
-
-    from monitors.dedup import _BandStore
-
-    alive = np.ones(100, dtype=np.uint8)
-    store = _BandStore()
-    for doc in range(10):
-        store.add(np.array([7, 100 + doc], dtype=np.uint64), doc, alive)
-    _, recent = store.query(np.array([7], dtype=np.uint64), cap=3, alive=alive)
-    assert recent.tolist() == [7, 8, 9]
-    store.merge(alive)
-    qi, docs = store.query(np.array([105, 7], dtype=np.uint64), cap=3, alive=alive)
-    assert sorted(zip(qi.tolist(), docs.tolist(), strict=True)) == [(0, 5), (1, 7), (1, 8), (1, 9)]
-    alive[9] = 0  # removed docs disappear at the next merge
-    store.mark_removed()
-    store.add(np.array([7], dtype=np.uint64), 10, alive)
-    store.merge(alive)
-    _, docs = store.query(np.array([7], dtype=np.uint64), cap=100, alive=alive)
-    assert docs.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 10]
-    assert len(store) == 19  # 20 entries, minus doc 9's two, plus one
-
-
 def test_duplicate_is_found_among_many_boilerplate_sharing_texts():
     # 300 stored texts share one stock paragraph; the copy of one of them must still be found
     # although the shared chunk's bucket is capped at the newest docs.
@@ -241,17 +177,3 @@ def test_removed_text_is_not_found_after_merges():
     assert idx.find(text=seed_text("001")[:-40]) is None
     m = idx.find(text=seed_text("002")[:-40])
     assert m is not None and m.ref == "k"
-
-
-def test_band_store_query_after_a_bulk_build_merges_instead_of_indexing():
-    import numpy as np
-
-    from monitors.dedup import _BandStore
-
-    alive = np.ones(10, dtype=np.uint8)
-    store = _BandStore()
-    store.INDEX_MAX = 3
-    for doc in range(5):
-        store.add(np.array([1, 2], dtype=np.uint64), doc, alive)
-    _, docs = store.query(np.array([2], dtype=np.uint64), cap=2, alive=alive)
-    assert docs.tolist() == [3, 4] and store.nbytes() == 10 * 12  # all merged

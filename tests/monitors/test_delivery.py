@@ -8,7 +8,6 @@ import email.utils
 import ipaddress
 import itertools
 import json
-import random
 import socket
 import ssl
 import threading
@@ -35,7 +34,6 @@ from monitors.delivery import (
     SlackSender,
     SmtpSender,
     in_quiet_hours,
-    retry_delay,
 )
 from monitors.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from monitors.records import TopicHit
@@ -69,33 +67,6 @@ def assert_redacted(exc: DeliveryError, server: LocalHTTPServer) -> None:
     assert "sEcReTtOkEn" not in text and "T0001" not in text
     assert f"127.0.0.1:{server.port}" in text
     assert exc.channel == "slack"
-
-
-# --- retry policy ----------------------------------------------------------------------------
-def test_retry_delay_grows_exponentially_up_to_the_cap():
-    delays = [retry_delay(n, jitter=0) for n in range(1, 10)]
-    assert delays == [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]
-    assert retry_delay(10_000, jitter=0) == 3600  # no overflow
-
-
-def test_retry_delay_jitter_bounds_and_determinism():
-    rng = random.Random(7)
-    samples = [retry_delay(1, rng=rng) for _ in range(500)]
-    assert all(54 <= d <= 66 for d in samples)
-    assert max(samples) - min(samples) > 6  # it does spread
-    capped = [retry_delay(20, rng=rng) for _ in range(200)]
-    assert all(3240 <= d <= 3600 for d in capped)
-    assert retry_delay(3, rng=random.Random(1)) == retry_delay(3, rng=random.Random(1))
-
-
-def test_retry_delay_never_less_than_retry_after():
-    assert retry_delay(1, retry_after=500, jitter=0) == 500
-    assert retry_delay(1, retry_after=7200) == 7200  # the server's word beats the cap
-    assert retry_delay(5, retry_after=3, jitter=0) == 960
-    with pytest.raises(ValueError, match="attempt counts failed tries from 1"):
-        retry_delay(0)
-    with pytest.raises(ValueError, match="jitter"):
-        retry_delay(1, jitter=2)
 
 
 # --- quiet hours -----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """parse_feed on bytes: fields, hostile and broken documents, encodings.
 
-The same faults are also served over HTTP through poll_feed in test_fetch.py.
+The same faults are also served over HTTP through poll_feed in test_polling.py.
 """
 
 from __future__ import annotations

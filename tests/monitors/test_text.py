@@ -1,10 +1,18 @@
-"""Tests of monitors.text: normalization and hashes."""
+"""Tests of monitors.text: normalization, hashes and sentences."""
 
 from __future__ import annotations
 
 import hashlib
 
-from monitors.text import content_hash, normalize_text, normalized_words, text_hash
+from monitors.text import (
+    content_hash,
+    normalize,
+    normalize_text,
+    normalized_words,
+    split_sentences,
+    strip_html,
+    text_hash,
+)
 
 
 def test_normalize_folds_case_quotes_dashes_and_punctuation():
@@ -39,3 +47,16 @@ def test_content_hash_keeps_parts_apart_and_ignores_formatting():
     )
     assert content_hash("x") != content_hash("x", "")
     assert len(content_hash()) == 64
+
+
+def test_normalize_and_sentences() -> None:
+    assert normalize("Kim Jong-un’s  N. KOREA") == "kim jong un s n korea"
+    assert split_sentences("U.S. officials said N. Korea sold shells. Mr. Kim left!\nNext") == [
+        "U.S. officials said N. Korea sold shells.",
+        "Mr. Kim left!",
+        "Next",
+    ]
+
+
+def test_strip_html_drops_tags_and_unescapes() -> None:
+    assert strip_html("<p>Kim &amp; Putin</p><br/>meet") == "Kim & Putin meet"

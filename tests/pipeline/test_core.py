@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from monitors.clock import utcnow
 from monitors.config import MonitorConfig, parse_config
-from monitors.fetch import Fetcher
+from monitors.httpclient import Fetcher
 from pipeline import core as pipeline
 from storage import repository as repo
 from storage.db import get_engine

@@ -112,7 +112,7 @@ def test_a_changed_article_is_re_indexed_under_its_new_text(
                     updated_at=utcnow())  # fmt: skip
         s.add(a)
         s.flush()
-        index = dedup_index.seed_index(cfg, s)
+        index = dedup_index.seed_index(cfg, engine, s)
         dedup_index.persist(s, cfg=cfg, index=index, article_id=a.id or 0,
                             f=index.features(text=old, title="A story"))  # fmt: skip
         dedup_store.delete_dedup_entries(s, article_ids=[a.id or 0])

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from devtools.samples import make_sample_server
 from monitors.clock import utcnow
 from monitors.config import load_config, parse_config
-from monitors.fetch import Fetcher
+from monitors.httpclient import Fetcher
 from pipeline import core as pipeline
 from pipeline.outbox import deliver_pending
 from storage import repository as repo

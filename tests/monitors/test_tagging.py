@@ -1,55 +1,22 @@
-"""Unit tests of monitors.topics: matching rules, exclusions, fuzzy names, evidence."""
+"""Unit tests of monitors.tagging: matching rules, exclusions, fuzzy names, evidence."""
 
 from __future__ import annotations
 
 import pytest
 
-from monitors.topics import (
-    DEFAULT_ACTORS,
-    DEFAULT_TOPICS,
-    EVIDENCE_CHARS,
-    MAX_EVIDENCE,
-    ActorDefinition,
-    NearRule,
-    Tagger,
-    TopicDefinition,
-    entities,
-    headline_topics,
-    normalize,
-    split_sentences,
-)
+from monitors.tagging import EVIDENCE_CHARS, MAX_EVIDENCE, Tagger, headline_topics
+from monitors.taxonomy import ActorDefinition, NearRule, TopicDefinition, default_taxonomy
 
 REQUIRE = ["north_korea", "russia"]
 
 
 @pytest.fixture(scope="module")
 def tagger() -> Tagger:
-    return Tagger(DEFAULT_TOPICS, DEFAULT_ACTORS, require_actors=REQUIRE)
+    return Tagger(default_taxonomy().topics, default_taxonomy().actors, require_actors=REQUIRE)
 
 
 def topics_of(tagger: Tagger, title: str, text: str = "") -> set[str]:
     return set(tagger.tag(title=title, text=text).topic_names())
-
-
-def test_defaults_cover_the_taxonomy() -> None:
-    assert [t.name for t in DEFAULT_TOPICS] == [
-        "flights",
-        "sanctions",
-        "summits",
-        "arms",
-        "visits",
-        "exchanges",
-    ]
-    assert {a.name for a in DEFAULT_ACTORS} == {"north_korea", "russia"}
-
-
-def test_normalize_and_sentences() -> None:
-    assert normalize("Kim Jong-un’s  N. KOREA") == "kim jong un s n korea"
-    assert split_sentences("U.S. officials said N. Korea sold shells. Mr. Kim left!\nNext") == [
-        "U.S. officials said N. Korea sold shells.",
-        "Mr. Kim left!",
-        "Next",
-    ]
 
 
 def test_relevance_needs_every_required_actor(tagger: Tagger) -> None:
@@ -168,16 +135,9 @@ def test_unknown_actor_names_are_rejected() -> None:
         Tagger([bad], [], require_actors=[])
 
 
-def test_entities_keeps_names_not_headline_case() -> None:
-    ents = entities("Russia Is Again Turning to North Korea", "Sergey Lavrov met Choe Son Hui.")
-    assert {"sergey lavrov", "lavrov", "choe son hui"} <= ents
-    assert "again" not in ents and "turning" not in ents
-
-
 def test_tourism_needs_north_korea_as_destination() -> None:
-    from monitors.topics import DEFAULT_ACTORS, DEFAULT_TOPICS, Tagger
-
-    t = Tagger(DEFAULT_TOPICS, DEFAULT_ACTORS, require_actors=["north_korea"])
+    taxonomy = default_taxonomy()
+    t = Tagger(taxonomy.topics, taxonomy.actors, require_actors=["north_korea"])
     soldier = t.tag(
         title="N Korea says US soldier crossed border seeking refuge from racism",
         text="Travis King slipped away while on a tourist tour around the Joint Security Area "

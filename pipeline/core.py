@@ -419,7 +419,7 @@ def process_batch(
     tagger = make_tagger(cfg)
     watched = frozenset(cfg.alerts.topics)
     ordered = sorted(candidates, key=lambda c: (c.item.published or now, c.item.feed, c.item.url))
-    dedup_index.backfill(cfg, engine)  # once, after the upgrade that added the index
+    dedup_index.backfill(cfg, engine)  # all stored articles once, after the upgrade to 0005
     outcomes: list[ArticleOutcome] = []
     with Session(engine, expire_on_commit=False) as s:
         pass_index = dedup_index.open_pass_index(cfg, engine, s, [_title_text(c) for c in ordered])

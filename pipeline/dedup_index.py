@@ -116,20 +116,25 @@ def write_records(
 
 
 def backfill(cfg: MonitorConfig, engine: Engine) -> int:
-    """Index the monitor's articles stored before the persisted index existed; how many.
+    """Index the monitor's articles stored without index rows; how many it indexed.
 
-    A database upgraded to migration 0005 pays this once (in batches of BACKFILL_BATCH, each
-    its own transaction); afterwards it finds nothing to do."""
+    Only articles stored since the last check are looked at (`dedup_progress` remembers how
+    far every article is known to be indexed), so after the one catch-up that follows the
+    upgrade to migration 0005 this costs what was stored since, not what is stored."""
     index = DedupIndex(cfg.dedup)
     done = 0
     while True:
         with session_scope(engine) as s:
-            rows = dedup_store.unindexed_articles(s, monitor=cfg.name, limit=BACKFILL_BATCH)
-            if not rows:
+            after = dedup_store.indexed_through(s, monitor=cfg.name)
+            tail = dedup_store.index_tail(s, monitor=cfg.name, after=after, limit=BACKFILL_BATCH)
+            if not tail:
                 return done
+            todo = [aid for aid, indexed in tail if not indexed]
+            texts = dedup_store.article_texts(s, article_ids=todo)
             records = [
                 (aid, record_of(index.features(text=text, title=title), index.settings))
-                for aid, title, text in rows
+                for aid, (title, text) in sorted(texts.items())
             ]
             write_records(s, cfg=cfg, records=records)
-            done += len(rows)
+            dedup_store.set_indexed_through(s, monitor=cfg.name, article_id=tail[-1][0])
+            done += len(records)

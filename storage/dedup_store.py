@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from storage.models import Article, DedupBand, DedupDoc
+from storage.models import Article, DedupBand, DedupDoc, DedupProgress
 
 #: Probes or ids per statement (SQLite allows 32,766 bound parameters; a probe takes 2).
 CHUNK = 2000
@@ -136,16 +137,35 @@ def article_texts(session: Session, *, article_ids: Sequence[int]) -> dict[int, 
     return out
 
 
-def unindexed_articles(
-    session: Session, *, monitor: str, limit: int = 2000
-) -> list[tuple[int, str, str]]:
-    """(id, title, text) of up to `limit` of the monitor's articles without index rows (stored
-    before the index existed), oldest first."""
+def index_tail(session: Session, *, monitor: str, after: int, limit: int) -> list[tuple[int, bool]]:
+    """(id, has index rows) of the monitor's next `limit` articles with ids above `after`, in
+    id order: what a pass checks is only what was stored since the last check."""
     q = (
-        select(Article.id, Article.title, Article.text)
+        select(Article.id, col(DedupDoc.article_id).is_not(None))
         .outerjoin(DedupDoc, col(DedupDoc.article_id) == col(Article.id))
-        .where(Article.monitor == monitor, col(DedupDoc.article_id).is_(None))
+        .where(Article.monitor == monitor, col(Article.id) > after)
         .order_by(col(Article.id))
         .limit(limit)
     )
-    return [(int(aid or 0), title, text) for aid, title, text in session.exec(q)]
+    return [(int(aid or 0), bool(indexed)) for aid, indexed in session.exec(q)]
+
+
+def indexed_through(session: Session, *, monitor: str) -> int:
+    """The article id up to which the monitor's articles all have index rows (0: none)."""
+    row = session.get(DedupProgress, monitor)
+    return row.indexed_through if row is not None else 0
+
+
+def set_indexed_through(session: Session, *, monitor: str, article_id: int) -> None:
+    """Record that the monitor's articles up to `article_id` all have index rows."""
+    row = session.get(DedupProgress, monitor)
+    if row is None:
+        try:
+            with session.begin_nested():  # another worker may record it first
+                session.add(DedupProgress(monitor=monitor, indexed_through=article_id))
+            return
+        except IntegrityError:
+            row = session.get(DedupProgress, monitor)
+            assert row is not None
+    row.indexed_through = max(row.indexed_through, article_id)
+    session.add(row)

@@ -345,3 +345,12 @@ class DedupBand(SQLModel, table=True):
             autoincrement=False,
         )
     )
+
+
+class DedupProgress(SQLModel, table=True):
+    """How far a monitor's articles are known to have index rows (all ids up to this one)."""
+
+    __tablename__ = "dedup_progress"
+
+    monitor: str = Field(max_length=80, primary_key=True)
+    indexed_through: int = 0

@@ -77,6 +77,8 @@ def test_a_pass_index_finds_what_a_full_rebuild_finds_on_the_labelled_pairs(
         ids = {k: str(a.id) for (k, _), a in zip(articles, rows, strict=True)}
     assert dedup_index.backfill(cfg, engine) == len(articles)
     assert dedup_index.backfill(cfg, engine) == 0  # nothing left: a later pass does no work
+    with Session(engine) as s:  # the next pass starts after the newest article
+        assert dedup_store.indexed_through(s, monitor="m") == max(int(i) for i in ids.values())
 
     full = DedupIndex(cfg.dedup)
     for k, d in seeds:

@@ -97,14 +97,21 @@ def test_docs_exact_hashes_and_deletion_round_trip(engine: Engine) -> None:
         assert [d.article_id for d, _ in ds.dedup_docs(s, article_ids=[a, b])] == [b]
 
 
-def test_unindexed_articles_are_those_stored_without_index_rows(engine: Engine) -> None:
+def test_index_tail_lists_articles_after_the_recorded_progress(engine: Engine) -> None:
     with session_scope(engine) as s:
         ids = _articles(s, "m", 4)
         _articles(s, "other", 2)
         ds.add_dedup_entries(s, monitor="m", docs=[_doc(ids[1])], bands=[])
     with Session(engine) as s:
-        todo = ds.unindexed_articles(s, monitor="m", limit=2)
-        rest = ds.unindexed_articles(s, monitor="m")
-    assert [aid for aid, _, _ in todo] == [ids[0], ids[2]]
-    assert [aid for aid, _, _ in rest] == [ids[0], ids[2], ids[3]]
-    assert rest[0][1:] == ("title 0", "text of m 0")
+        assert ds.indexed_through(s, monitor="m") == 0
+        head = ds.index_tail(s, monitor="m", after=0, limit=2)
+        rest = ds.index_tail(s, monitor="m", after=ids[1], limit=10)
+    assert head == [(ids[0], False), (ids[1], True)]
+    assert rest == [(ids[2], False), (ids[3], False)]
+    with session_scope(engine) as s:
+        ds.set_indexed_through(s, monitor="m", article_id=ids[2])
+    with session_scope(engine) as s:
+        ds.set_indexed_through(s, monitor="m", article_id=ids[1])  # never goes back
+    with Session(engine) as s:
+        assert ds.indexed_through(s, monitor="m") == ids[2]
+        assert ds.indexed_through(s, monitor="other") == 0

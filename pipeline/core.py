@@ -33,6 +33,7 @@ from monitors.clock import as_utc
 from monitors.config import MonitorConfig
 from monitors.dedup import DedupIndex
 from monitors.dedup_features import TextFeatures
+from monitors.dedup_records import DedupRecord, record_of
 from monitors.developments import DevelopmentIndex
 from monitors.errors import FetchError
 from monitors.extract import ExtractJob, extract_articles
@@ -448,6 +449,7 @@ def process_batch(
             known=known,
         )
         pairs = list(zip(ordered, pass_index.features, strict=True))
+        records: list[tuple[int, DedupRecord]] = []
         for start in range(0, len(pairs), TRANSACTION_ARTICLES):
             for cand, feats in pairs[start : start + TRANSACTION_ARTICLES]:
                 try:
@@ -460,8 +462,18 @@ def process_batch(
                     with s.begin_nested():
                         outcome = process(cand, feats)
                 outcomes.append(outcome)
+                if outcome.article_id is not None and _stored_new(outcome):
+                    records.append((outcome.article_id, record_of(feats, cfg.dedup)))
+            # the new articles' index rows in one executemany per table
+            dedup_index.write_records(s, cfg=cfg, records=records)
+            records.clear()
             s.commit()  # articles, their index rows, developments and alerts: all or nothing
     return outcomes
+
+
+def _stored_new(o: ArticleOutcome) -> bool:
+    """Whether the outcome is a newly stored article (a changed one is re-indexed at once)."""
+    return o.note != "already stored" and not o.note.startswith("changed")
 
 
 def _known(s: Session, cfg: MonitorConfig, items: list[FeedItem]) -> dict[str, Article]:
@@ -537,7 +549,6 @@ def _process_one(
         article.duplicate_score = round(match.score, 2)
     s.add(article)
     s.flush()
-    dedup_index.persist(s, cfg=cfg, index=dedup, article_id=article.id or 0, f=feats)
     feed_id = feed_ids.get(item.feed)
     if feed_id is not None and article.id is not None:
         repo.add_article_source(  # a new article has no source yet: nothing to look up

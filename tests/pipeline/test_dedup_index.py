@@ -12,8 +12,10 @@ from sqlmodel import Session
 from monitors.clock import utcnow
 from monitors.config import MonitorConfig, parse_config
 from monitors.dedup import DedupIndex
+from monitors.records import ExtractedText, FeedItem
 from monitors.text import text_hash
 from pipeline import dedup_index
+from pipeline.core import Candidate, process_batch
 from storage import dedup_store
 from storage import repository as repo
 from storage.db import get_engine, session_scope
@@ -125,3 +127,34 @@ def test_a_changed_article_is_re_indexed_under_its_new_text(
     assert pi.index.find(features=pi.features[0]) is None
     match = pi.index.find(features=pi.features[1])
     assert match is not None and match.kind == "article" and match.level == "exact"
+
+
+def _candidate(url: str, title: str, text: str) -> Candidate:
+    item = FeedItem(feed="f", guid=None, link=url, url=url, title=title, summary="",
+                    published=None, content_hash=url)  # fmt: skip
+    return Candidate(item=item, text=ExtractedText(url=url, title=title, text=text, source="page"))
+
+
+def test_a_later_pass_finds_a_copy_of_an_article_stored_by_an_earlier_one(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Pass 1 stores an article with its index rows; pass 2 (a new process would start the
+    same way: nothing in memory) finds a lightly edited copy of it through those rows."""
+    cfg = _config(tmp_path, db_url)
+    engine = get_engine(db_url)
+    with gzip.open(PAIRS, "rt", encoding="utf-8") as fh:
+        long_texts = [d for d in json.load(fh)["docs"].values()
+                      if d["kind"] != "seed" and len(d["text"].split()) > 150][:3]  # fmt: skip
+    first = [_candidate(f"https://a.test/{i}", d["title"], d["text"])
+             for i, d in enumerate(long_texts)]  # fmt: skip
+    out1 = process_batch(cfg, engine, first, run_id=None, now=utcnow())
+    assert [o.duplicate for o in out1] == [None, None, None]
+    with Session(engine) as s:
+        ids = [o.article_id or 0 for o in out1]
+        assert len(dedup_store.dedup_docs(s, article_ids=ids)) == 3
+    copy = "Updated: " + long_texts[1]["text"].replace(".", ";", 3)
+    out2 = process_batch(cfg, engine, [_candidate("https://b.test/x", "Other title", copy)],
+                         run_id=None, now=utcnow())  # fmt: skip
+    match = out2[0].duplicate
+    assert match is not None and match.kind == "article" and match.ref == str(out1[1].article_id)
+    assert match.level in ("near", "containment")

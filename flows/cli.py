@@ -60,7 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     with tags("newsmon", cfg.name):
         summary = monitor_flow(monitor=path, force=not args.due_only)
-    print(format_summary(cfg, summary))
+    print(format_summary(cfg, summary.as_dict()))
     return 0
 
 
@@ -115,7 +115,7 @@ def cmd_seeds(args: argparse.Namespace) -> int:
     """List the seed corpus as loaded."""
     from monitors.seeds import load_seeds
     from monitors.text import text_hash
-    from pipeline.core import make_tagger
+    from pipeline.prepare import make_tagger
 
     cfg = _load(args)
     tagger = make_tagger(cfg)
@@ -232,13 +232,14 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     """List alerts (pending, sent, dead) or resend dead-lettered ones."""
     from sqlmodel import Session
 
-    from pipeline.outbox import deliver_pending
+    from pipeline.deliver import deliver_pending
     from storage import repository as repo
+    from storage.db import session_scope
 
     cfg = _load(args)
     engine = _engine(cfg)
     if args.action == "retry":
-        with Session(engine) as s:
+        with session_scope(engine) as s:
             n = repo.requeue_dead_alerts(s, monitor=cfg.name, alert_ids=args.ids or None)
         print(f"requeued {n} dead alert(s)")
         report = deliver_pending(cfg, engine)

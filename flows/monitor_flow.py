@@ -1,39 +1,38 @@
-"""The monitoring pass as a Prefect flow: thin tasks around `pipeline.core`.
+"""The monitoring pass as a Prefect flow: `pipeline.run.run_pass` with one thin task per stage.
 
-One task per feed (polling and page fetching run concurrently on the thread pool), then one
-task per batch stage. Retries are only where errors are transient (the database); feed-level
-failures are outcomes recorded per feed, not task failures, so one broken feed never fails a run.
+Polling runs one task per feed (concurrently, as `run_pass` polls), then one task per batch
+stage. Retries are only where errors are transient (the database); feed-level failures are
+outcomes recorded per feed, not task failures, so one broken feed never fails a run.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_logger
 from prefect.runtime import flow_run
-from prefect.task_runners import ThreadPoolTaskRunner
 from sqlalchemy.exc import OperationalError
 
 from flows.report import markdown_report
 from monitors.clock import utcnow
 from monitors.config import MonitorConfig, load_config
 from monitors.errors import ConfigError
-from monitors.httpclient import Fetcher
-from pipeline import core as pipeline
-from pipeline import outbox
+from pipeline.deliver import notify_run_failure
+from pipeline.process import ArticleOutcome
+from pipeline.run import run_pass
+from pipeline.summary import PassSummary, outcome_rows
 from storage import repository as repo
 from storage.db import get_engine, session_scope
 
+T = TypeVar("T")
 DEFAULT_MONITOR = "config/sample.yaml"
-#: Feeds polled at once in a run (each also fetches its pages with a few threads, and the
-#: fetcher limits requests per host); Prefect's default thread pool is unbounded.
-POLL_THREADS = 8
-POLL_RUNNER: Any = ThreadPoolTaskRunner(max_workers=POLL_THREADS)
+#: Stages retried on a transient database error (they only read and write the database).
+DB_STAGES = frozenset({"prepare", "process"})
 
 
 def run_name() -> str:
@@ -47,12 +46,12 @@ def run_name() -> str:
     return f"{name}-{started:%Y%m%d-%H%M%S}" if started else name
 
 
-def run_url() -> str | None:
-    """URL of the current flow run in the Prefect UI, when a UI is configured."""
+def flow_run_url(flow_run_id: object) -> str | None:
+    """URL of a flow run in the Prefect UI, when a UI is configured."""
     from prefect.settings import PREFECT_UI_URL
 
     ui = PREFECT_UI_URL.value()
-    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run.id}" if ui and flow_run.id else None
+    return f"{ui.rstrip('/')}/runs/flow-run/{flow_run_id}" if ui and flow_run_id else None
 
 
 def lookup_secret_block(name: str) -> str:
@@ -74,64 +73,26 @@ def retry_on_db_error(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-@task(
-    name="prepare",
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_on_db_error,
-)
-def prepare_task(cfg: MonitorConfig, now: datetime, force: bool) -> pipeline.Prepared:
-    """Store feeds and seeds; choose the feeds due now."""
-    return pipeline.prepare(cfg, get_engine(cfg.resolved_database_url), now=now, force=force)
+@task(cache_policy=NO_CACHE)
+def stage_task(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """One stage of the pass (named by `prefect_stage`)."""
+    return fn(*args, **kwargs)
 
 
-@task(task_run_name="poll {feed_name}", cache_policy=NO_CACHE)
-def poll_task(
-    cfg: MonitorConfig, fetcher: Fetcher, feed_name: str, now: datetime
-) -> pipeline.Harvest:
-    """Poll one feed and fetch the pages of its new entries."""
-    engine = get_engine(cfg.resolved_database_url)
-    return pipeline.harvest_feed(cfg, engine, fetcher, feed_name=feed_name, now=now)
+def _constant(name: str) -> Callable[[], str]:
+    return lambda: name
 
 
-@task(name="extract", cache_policy=NO_CACHE)
-def extract_task(harvests: list[pipeline.Harvest]) -> list[pipeline.Candidate]:
-    """Extract full text of every new page in one bounded worker pool."""
-    return pipeline.extract_batch(harvests)
-
-
-@task(
-    name="process",
-    cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=5,
-    retry_condition_fn=retry_on_db_error,
-)
-def process_task(
-    cfg: MonitorConfig,
-    candidates: list[pipeline.Candidate],
-    run_id: int,
-    now: datetime,
-    url: str | None,
-) -> list[pipeline.ArticleOutcome]:
-    """Dedup, tag, group, store, and write owed alerts to the outbox."""
-    engine = get_engine(cfg.resolved_database_url)
-    return pipeline.process_batch(cfg, engine, candidates, run_id=run_id, now=now, run_url=url)
-
-
-@task(name="deliver", cache_policy=NO_CACHE)
-def deliver_task(cfg: MonitorConfig) -> outbox.DeliveryReport:
-    """Send every alert the outbox owes."""
-    engine = get_engine(cfg.resolved_database_url)
-    return outbox.deliver_pending(cfg, engine, lookup_block=lookup_secret_block)
-
-
-@task(name="feed health", cache_policy=NO_CACHE)
-def health_task(cfg: MonitorConfig, run_id: int, now: datetime, url: str | None) -> list[str]:
-    """Raise feed-health and recovery alerts; returns what changed."""
-    engine = get_engine(cfg.resolved_database_url)
-    return pipeline.check_feed_health(cfg, engine, run_id=run_id, now=now, run_url=url)
+def prefect_stage(stage: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Stage runner of `run_pass`: each stage a Prefect task ("poll <feed>" one per feed)."""
+    kind = "poll" if stage.startswith("poll ") else stage  # task name; the run is named `stage`
+    retry: dict[str, Any] = (
+        {"retries": 2, "retry_delay_seconds": 5, "retry_condition_fn": retry_on_db_error}
+        if kind in DB_STAGES
+        else {}
+    )
+    named = stage_task.with_options(name=kind, task_run_name=_constant(stage), **retry)
+    return named(fn, *args, **kwargs)
 
 
 def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
@@ -141,15 +102,12 @@ def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
     try:
         cfg = load_config(params.get("monitor", DEFAULT_MONITOR))
         engine = get_engine(cfg.resolved_database_url)
-        from prefect.settings import PREFECT_UI_URL
-
-        ui = PREFECT_UI_URL.value()
-        report = outbox.notify_run_failure(
+        report = notify_run_failure(
             cfg,
             engine,
             run_key=str(flow_run.id),
             message=f"Flow run {flow_run.name} ended {state.name}: {state.message or ''}",
-            run_url=f"{ui.rstrip('/')}/runs/flow-run/{flow_run.id}" if ui else None,
+            run_url=flow_run_url(flow_run.id),
         )
     except Exception as exc:  # a hook must not raise; say why the operator was not told
         logger.error("could not report the failed run %s: %s", flow_run.id, exc)
@@ -168,56 +126,44 @@ def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
     log_prints=False,
     on_failure=[report_failure],
     on_crashed=[report_failure],
-    task_runner=POLL_RUNNER,
 )
-def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> dict[str, Any]:
+def monitor_flow(monitor: str = DEFAULT_MONITOR, force: bool = False) -> PassSummary:
     """One monitoring pass of the monitor file `monitor`."""
     logger = get_run_logger()
     cfg = load_config(monitor)
     engine = get_engine(cfg.resolved_database_url)
-    now = utcnow()
-    url = run_url()
-    with session_scope(engine) as s:
-        run_id = repo.start_run(s, monitor=cfg.name, flow_run_id=str(flow_run.id or "")).id or 0
-    prepared = prepare_task(cfg, now, force)
+    summary = run_pass(
+        cfg,
+        engine,
+        now=utcnow(),
+        force=force,
+        runner=prefect_stage,
+        flow_run_id=str(flow_run.id or ""),
+        run_url=flow_run_url(flow_run.id),
+        lookup_block=lookup_secret_block,
+    )
     logger.info(
-        "%s: %d feed(s) due, %d skipped, %d seed(s)",
+        "%s: %d feed(s) polled, %d skipped, %d new article(s), %d alert(s) created",
         cfg.name,
-        len(prepared.due_feeds),
-        len(prepared.skipped_feeds),
-        prepared.seeds,
+        summary.feeds_polled,
+        len(summary.feeds_skipped),
+        summary.new_articles,
+        summary.alerts_created,
     )
-    with Fetcher(cfg.fetch) as fetcher:
-        futures = [poll_task.submit(cfg, fetcher, name, now) for name in prepared.due_feeds]
-        harvests = [f.result() for f in futures]
-    for h in harvests:
-        log = logger.warning if h.status in ("failed", "gone") else logger.info
-        log("feed %s: %s", h.feed, h.message)
-    candidates = extract_task(harvests)
-    outcomes = process_task(cfg, candidates, run_id, now, url)
-    health = health_task(cfg, run_id, now, url)
-    for line in health:
+    for name, message in summary.feeds_failed.items():
+        logger.warning("feed %s: %s", name, message)
+    for line in summary.feed_health + summary.delivery_messages:
         logger.warning(line)
-    delivery = deliver_task(cfg)
-    for line in delivery.messages:
-        logger.warning(line)
-    summary = pipeline.summarize(
-        prepared=prepared, harvests=harvests, outcomes=outcomes, delivery=delivery
-    )
-    summary["monitor"] = cfg.name
-    summary["run_url"] = url
-    summary["feed_health"] = health
     with session_scope(engine) as s:
-        repo.finish_run(s, run_id=run_id, summary=summary)
         feeds = repo.list_feeds(s, monitor=cfg.name)
-    publish_artifacts(cfg, summary, outcomes, feeds)
+    publish_artifacts(cfg, summary, summary.outcomes, feeds)
     return summary
 
 
 def publish_artifacts(
     cfg: MonitorConfig,
-    summary: dict[str, Any],
-    outcomes: list[pipeline.ArticleOutcome],
+    summary: PassSummary,
+    outcomes: list[ArticleOutcome],
     feeds: list[Any],
 ) -> None:
     """A markdown report and a sortable table of articles, attached to the flow run."""
@@ -227,7 +173,7 @@ def publish_artifacts(
         markdown=markdown_report(cfg.name, summary, outcomes, feeds),
         description=f"newsmon pass of {cfg.name}",
     )
-    rows = pipeline.outcome_rows(outcomes)
+    rows = outcome_rows(outcomes)
     if rows:
         create_table_artifact(
             key=f"{key}-articles",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.core import ArticleOutcome
+from pipeline.process import ArticleOutcome
+from pipeline.summary import PassSummary
 
 
 def _cell(value: object) -> str:
@@ -12,22 +13,22 @@ def _cell(value: object) -> str:
 
 
 def markdown_report(
-    monitor: str, summary: dict[str, Any], outcomes: list[ArticleOutcome], feeds: list[Any]
+    monitor: str, summary: PassSummary, outcomes: list[ArticleOutcome], feeds: list[Any]
 ) -> str:
     """A short human report: counts, new developments, alerts, duplicates, feed health."""
     lines = [f"# newsmon pass: {monitor}", ""]
     lines += [
-        f"- feeds polled: **{summary['feeds_polled']}** "
-        f"(failed {len(summary['feeds_failed'])}, not modified {summary['feeds_not_modified']}, "
-        f"skipped {len(summary['feeds_skipped'])})",
-        f"- new articles: **{summary['new_articles']}** "
-        f"(duplicates of seeds {summary['duplicates_of_seeds']}, "
-        f"of stored articles {summary['duplicates_of_articles']})",
-        f"- in scope: {summary['relevant']}; topics: "
-        + (", ".join(f"{k} {v}" for k, v in summary["topics"].items()) or "none"),
-        f"- new developments: **{summary['new_developments']}**; alerts created "
-        f"{summary['alerts_created']}, sent {summary['alerts_sent']}, "
-        f"retrying {summary['alerts_retrying']}, dead {summary['alerts_dead']}",
+        f"- feeds polled: **{summary.feeds_polled}** "
+        f"(failed {len(summary.feeds_failed)}, not modified {summary.feeds_not_modified}, "
+        f"skipped {len(summary.feeds_skipped)})",
+        f"- new articles: **{summary.new_articles}** "
+        f"(duplicates of seeds {summary.duplicates_of_seeds}, "
+        f"of stored articles {summary.duplicates_of_articles})",
+        f"- in scope: {summary.relevant}; topics: "
+        + (", ".join(f"{k} {v}" for k, v in summary.topics.items()) or "none"),
+        f"- new developments: **{summary.new_developments}**; alerts created "
+        f"{summary.alerts_created}, sent {summary.alerts_sent}, "
+        f"retrying {summary.alerts_retrying}, dead {summary.alerts_dead}",
         "",
     ]
     new_devs = [o for o in outcomes if o.new_development]
@@ -55,13 +56,13 @@ def markdown_report(
             )
     else:
         lines.append("None in this pass.")
-    if summary["feeds_failed"]:
+    if summary.feeds_failed:
         lines += ["", "## Feed failures", ""]
-        for name, msg in summary["feeds_failed"].items():
+        for name, msg in summary.feeds_failed.items():
             lines.append(f"- **{_cell(name)}**: {_cell(msg)}")
-    if summary.get("delivery_messages"):
+    if summary.delivery_messages:
         lines += ["", "## Delivery problems", ""]
-        lines += [f"- {_cell(m)}" for m in summary["delivery_messages"]]
+        lines += [f"- {_cell(m)}" for m in summary.delivery_messages]
     lines += [
         "",
         "## Feed health",

@@ -85,13 +85,6 @@ def open_pass_index(
     return PassIndex(index=index, features=feats)
 
 
-def persist(
-    session: Session, *, cfg: MonitorConfig, index: DedupIndex, article_id: int, f: TextFeatures
-) -> None:
-    """Write a stored article's index rows (in the caller's transaction)."""
-    write_records(session, cfg=cfg, records=[(article_id, record_of(f, index.settings))])
-
-
 def write_records(
     session: Session, *, cfg: MonitorConfig, records: Sequence[tuple[int, DedupRecord]]
 ) -> None:

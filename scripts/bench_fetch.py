@@ -16,9 +16,10 @@ checkout) make one multi-paragraph page (headline, standfirst, body, cross-heads
 news-site layout (head with JSON-LD and inline scripts, navigation, related links, footer).
 Without the corpus the bundled `samples/articles/**.html` texts are used instead.
 
-Both passes go through the real pipeline functions on a fresh SQLite database in a temporary
-directory: `prepare(force=True)`, `harvest_feed` per feed on a ThreadPoolExecutor (like the
-flow's thread pool) with one shared `Fetcher`, `extract_batch`, `process_batch`. Reported per
+Every pass is `pipeline.run.run_pass(force=True)` on a fresh SQLite database in a temporary
+directory, with `--threads` feeds polled at once through one shared `Fetcher` and a stage
+runner that times each stage (prepare, poll per feed, extract, process, health, deliver).
+Reported per
 pass: wall time and per stage, HTTP requests and bytes received (the Fetcher's counters), feed
 and page requests and 304s counted at the server, and extraction calls (ExtractJobs that had
 HTML). A third pass re-polls with the server ignoring validators (200 with the same body: a
@@ -47,7 +48,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,7 +61,11 @@ from sqlmodel import Session
 from monitors.clock import utcnow
 from monitors.config import MonitorConfig, parse_config
 from monitors.httpclient import Fetcher
-from pipeline import core as pipeline
+from monitors.kinds import PollStatus
+from pipeline import harvest as harvest_stage
+from pipeline.extract import Candidate
+from pipeline.harvest import Harvest
+from pipeline.run import run_pass
 from scripts.build_dedup_pairs import html_to_text, read_jsonl
 from storage import repository as repo
 from storage.db import get_engine
@@ -474,8 +478,8 @@ def timed_calls(totals: dict[str, float]) -> Iterator[None]:
     """Sum the time threads spend in `poll_feed` and `fetch_pages` inside `harvest_feed`."""
     lock = threading.Lock()
     originals: dict[str, Callable[..., Any]] = {
-        "poll_feed": pipeline.poll_feed,
-        "fetch_pages": pipeline.fetch_pages,
+        "poll_feed": harvest_stage.poll_feed,
+        "fetch_pages": harvest_stage.fetch_pages,
     }
 
     def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -491,50 +495,77 @@ def timed_calls(totals: dict[str, float]) -> Iterator[None]:
 
     try:
         for name, fn in originals.items():
-            setattr(pipeline, name, wrap(name, fn))
+            setattr(harvest_stage, name, wrap(name, fn))
         yield
     finally:
         for name, fn in originals.items():
-            setattr(pipeline, name, fn)
+            setattr(harvest_stage, name, fn)
 
 
-def run_pass(label: str, cfg: MonitorConfig, counters: Any, *, threads: int) -> PassStats:
-    """One pass through the real pipeline stages, measured."""
+class StageClock:
+    """A stage runner for `run_pass` that times each kind of stage and keeps its results."""
+
+    def __init__(self) -> None:
+        self.spans: dict[str, list[float]] = {}
+        self.results: dict[str, list[Any]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, stage: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Run the stage; remember when its kind first started and last ended, and its result."""
+        start = time.perf_counter()
+        result = fn(*args, **kwargs)
+        end = time.perf_counter()
+        kind = stage.split(" ", 1)[0]
+        with self._lock:
+            span = self.spans.setdefault(kind, [start, end])
+            span[0], span[1] = min(span[0], start), max(span[1], end)
+            self.results.setdefault(kind, []).append(result)
+        return result
+
+    def seconds(self, kind: str) -> float:
+        """Wall time from the first start to the last end of the stages of `kind`."""
+        start, end = self.spans.get(kind, [0.0, 0.0])
+        return end - start
+
+
+def measure_pass(label: str, cfg: MonitorConfig, counters: Any, *, threads: int) -> PassStats:
+    """One pass (`run_pass`, feeds polled `threads` at a time), measured."""
     engine = get_engine(cfg.resolved_database_url)
     with counters.get_lock():
         for i in (FEED_REQUESTS, FEED_304, PAGE_REQUESTS, BYTES_SENT):
             counters[i] = 0
     st = PassStats(label)
     st.forced_full = forced_full_fetches(cfg, engine)
+    clock = StageClock()
     cpu0 = _cpu()
     t0 = time.perf_counter()
-    now = utcnow()
-    prepared = pipeline.prepare(cfg, engine, now=now, force=True)
-    t1 = time.perf_counter()
-    with (
-        timed_calls(st.thread_seconds),
-        Fetcher(cfg.fetch) as fetcher,
-        ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bench-poll") as pool,
-    ):
-        harvests = list(
-            pool.map(
-                lambda name: pipeline.harvest_feed(cfg, engine, fetcher, feed_name=name, now=now),
-                prepared.due_feeds,
-            )
+    with timed_calls(st.thread_seconds), Fetcher(cfg.fetch) as fetcher:
+        summary = run_pass(
+            cfg,
+            engine,
+            now=utcnow(),
+            force=True,
+            runner=clock,
+            fetcher=fetcher,
+            poll_threads=threads,
         )
         st.requests, st.bytes_received = fetcher.requests, fetcher.bytes_received
-    t2 = time.perf_counter()
-    candidates = pipeline.extract_batch(harvests)
-    t3 = time.perf_counter()
-    outcomes = pipeline.process_batch(cfg, engine, candidates, run_id=None, now=now)
-    t4 = time.perf_counter()
-    st.wall = t4 - t0
+    st.wall = time.perf_counter() - t0
     st.cpu = _cpu() - cpu0
-    st.stages = {"prepare": t1 - t0, "harvest": t2 - t1, "extract": t3 - t2, "process": t4 - t3}
-    st.extraction_calls = len({j.url for h in harvests for j in h.jobs if j.html is not None})
+    st.stages = {
+        "prepare": clock.seconds("prepare"),
+        "harvest": clock.seconds("poll"),
+        "extract": clock.seconds("extract"),
+        "process": clock.seconds("process"),
+    }
+    harvests: list[Harvest] = clock.results.get("poll", [])
+    candidates: list[Candidate] = (clock.results.get("extract") or [[]])[0]
+    st.extraction_calls = len(
+        {e.job.url for h in harvests for e in h.items if e.job.html is not None}
+    )
     st.extracted_from_page = sum(c.text.source == "page" for c in candidates)
-    st.statuses = Counter(h.status for h in harvests)
-    st.stored = sum(o.note != "already stored" for o in outcomes)
+    st.statuses = Counter(str(h.status) for h in harvests)
+    st.stored = summary.new_articles + summary.updated_articles
     with counters.get_lock():
         st.server = {
             "feed_200": counters[FEED_REQUESTS],
@@ -542,7 +573,9 @@ def run_pass(label: str, cfg: MonitorConfig, counters: Any, *, threads: int) -> 
             "pages": counters[PAGE_REQUESTS],
             "bytes_sent": counters[BYTES_SENT],
         }
-    failed = {h.feed: h.message for h in harvests if h.status in ("failed", "gone")}
+    failed = {
+        h.feed: h.message for h in harvests if h.status in (PollStatus.FAILED, PollStatus.GONE)
+    }
     for name, message in list(failed.items())[:5]:
         print(f"  [{label}] feed {name} failed: {message}", file=sys.stderr)
     return st
@@ -687,11 +720,11 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="bench-fetch-") as tmp:
             cfg = config(Path(tmp), plan, servers)
             get_engine(cfg.resolved_database_url)  # migrate the fresh database (not timed)
-            passes.append(run_pass("first poll", cfg, counters, threads=args.threads))
-            passes.append(run_pass("re-poll, nothing new (304)", cfg, counters,
+            passes.append(measure_pass("first poll", cfg, counters, threads=args.threads))
+            passes.append(measure_pass("re-poll, nothing new (304)", cfg, counters,
                                    threads=args.threads))  # fmt: skip
             counters[IGNORE_VALIDATORS] = 1  # what every 10th poll, or a server without, costs
-            passes.append(run_pass("re-poll, nothing new, full fetch (200)", cfg, counters,
+            passes.append(measure_pass("re-poll, nothing new, full fetch (200)", cfg, counters,
                                    threads=args.threads))  # fmt: skip
     finally:
         server_proc.terminate()

@@ -7,11 +7,11 @@ A local site (real HTTP server on a free port) replays `--articles` entries of r
 with one generated article page per entry (title, standfirst paragraphs, page furniture).
 The same monitor is then run twice, each time on a fresh SQLite database:
 
-* **plain**: `pipeline.core` as the flow calls it: prepare, `harvest_feed` per feed (on a
-  thread pool, as the flow's task runner does), extract_batch, process_batch, check_feed_health,
-  `pipeline.outbox.deliver_pending`, with the run row written before and after;
-* **flow**: `flows.monitor_flow.monitor_flow` against a real local Prefect server (own port and
-  home; tasks, logs, states and the two artifacts go through its API).
+* **plain**: `pipeline.run.run_pass` with its default stage runner (each stage a plain call,
+  feeds polled on its thread pool), the run row written before and after;
+* **flow**: `flows.monitor_flow.monitor_flow` against a real local Prefect server: the same
+  `run_pass` with one Prefect task per stage (tasks, logs, states and the two artifacts go
+  through its API).
 
 Prints both wall times and the overhead ratio (flow / plain - 1).
 """
@@ -26,7 +26,6 @@ import os
 import platform
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 import yaml
 
 from monitors.clock import utcnow
+from pipeline.summary import PassSummary
 from scripts.shared_data import RSS2023
 from tests.flows.prefect_server import REPO, PrefectServer
 from tests.support.httpserver import LocalHTTPServer, Response
@@ -117,48 +117,24 @@ def write_monitor(folder: Path, feeds: dict[str, str], db: Path) -> Path:
     return path
 
 
-def run_plain(monitor: Path) -> dict[str, Any]:
-    """One pass with the plain pipeline functions; returns the summary."""
+def run_plain(monitor: Path) -> PassSummary:
+    """One pass with the plain stage runner; returns the summary."""
     from monitors.config import load_config
-    from monitors.httpclient import Fetcher
-    from pipeline import core as pipeline
-    from pipeline import outbox
-    from storage import repository as repo
-    from storage.db import get_engine, session_scope
+    from pipeline.run import run_pass
+    from storage.db import get_engine
 
     cfg = load_config(str(monitor))
     engine = get_engine(cfg.resolved_database_url)
-    now = utcnow()
-    with session_scope(engine) as s:
-        run_id = repo.start_run(s, monitor=cfg.name, flow_run_id="plain").id or 0
-    prepared = pipeline.prepare(cfg, engine, now=now, force=True)
-    with Fetcher(cfg.fetch) as fetcher, ThreadPoolExecutor() as pool:
-        futures = [
-            pool.submit(pipeline.harvest_feed, cfg, engine, fetcher, feed_name=n, now=now)
-            for n in prepared.due_feeds
-        ]
-        harvests = [f.result() for f in futures]
-    candidates = pipeline.extract_batch(harvests)
-    outcomes = pipeline.process_batch(cfg, engine, candidates, run_id=run_id, now=now)
-    health = pipeline.check_feed_health(cfg, engine, run_id=run_id, now=now)
-    delivery = outbox.deliver_pending(cfg, engine)
-    summary = pipeline.summarize(
-        prepared=prepared, harvests=harvests, outcomes=outcomes, delivery=delivery
-    )
-    summary["feed_health"] = health
-    with session_scope(engine) as s:
-        repo.finish_run(s, run_id=run_id, summary=summary)
-    return summary
+    return run_pass(cfg, engine, now=utcnow(), force=True, flow_run_id="plain")
 
 
-def run_flow(monitor: Path, server: PrefectServer) -> dict[str, Any]:
+def run_flow(monitor: Path, server: PrefectServer) -> PassSummary:
     """One pass as the Prefect flow against `server`; returns the summary."""
     from flows.monitor_flow import monitor_flow
     from tests.flows.prefect_server import client_settings
 
     with client_settings(server):
-        result: dict[str, Any] = monitor_flow(monitor=str(monitor), force=True)
-    return result
+        return monitor_flow(monitor=str(monitor), force=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,10 +166,10 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             summary = run_plain(monitor) if variant == "plain" else run_flow(monitor, server)
             times[variant] = time.perf_counter() - t0
-            news[variant] = int(summary["new_articles"])
+            news[variant] = summary.new_articles
             print(
-                f"{variant:>5}: {times[variant]:7.1f} s  new articles {summary['new_articles']}, "
-                f"in scope {summary['relevant']}, new developments {summary['new_developments']}"
+                f"{variant:>5}: {times[variant]:7.1f} s  new articles {summary.new_articles}, "
+                f"in scope {summary.relevant}, new developments {summary.new_developments}"
             )
     ratio = times["flow"] / times["plain"] - 1
     print(f"overhead of the Prefect flow: {ratio:+.1%} (target <= +10%)")

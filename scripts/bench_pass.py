@@ -24,7 +24,7 @@ from typing import Any
 
 from monitors.clock import utcnow
 from monitors.config import MonitorConfig, parse_config
-from pipeline import core as pipeline
+from pipeline.prepare import prepare
 from scripts.bench_all import machine_lines
 from scripts.bench_fetch import HOSTS, N_COUNTERS, Plan, _serve_forever, build_site, make_plan
 from scripts.bench_store import corpus_articles, newsmon_pass, preload_newsmon
@@ -95,7 +95,7 @@ def main() -> int:
                 engine = get_engine(cfg.resolved_database_url)
                 t = time.perf_counter()
                 stored = preload_newsmon(cfg, corpus_articles(n, exclude=site_entries))
-                pipeline.prepare(cfg, engine, now=utcnow())  # seeds in (not timed)
+                prepare(cfg, engine, now=utcnow())  # seeds in (not timed)
                 print(f"[{n:,} stored] preloaded {stored:,} in {time.perf_counter() - t:.0f} s")
                 r = newsmon_pass(cfg)
                 results.append((n, r))
@@ -112,13 +112,13 @@ def main() -> int:
         child.terminate()
         child.join(5)
     print(machine_lines()[-1])
-    print("\n| stored | pass (s) | prepare | harvest | extract | process (s) | "
+    print("\n| stored | pass (s) | prepare | poll | extract | process (s) | "
           "process CPU-ms/article | new |")  # fmt: skip
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n, r in results:
         st = r["stages"]
         print(
-            f"| {n:,} | **{r['wall']:.2f}** | {st['prepare']:.2f} | {st['harvest']:.2f} | "
+            f"| {n:,} | **{r['wall']:.2f}** | {st['prepare']:.2f} | {st['poll']:.2f} | "
             f"{st['extract']:.2f} | {st['process']:.2f} | "
             f"**{r['process_cpu'] / max(1, r['new']) * 1e3:.2f}** | {r['new']} |"
         )

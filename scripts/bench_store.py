@@ -14,8 +14,7 @@ import hashlib
 import multiprocessing as mp
 import random
 import time
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -25,10 +24,9 @@ from monitors.clock import utcnow
 from monitors.config import MonitorConfig
 from monitors.dedup import DedupIndex, DedupSettings
 from monitors.dedup_records import DedupRecord, record_of
-from monitors.httpclient import Fetcher
-from pipeline import core as pipeline
 from pipeline import dedup_index
-from scripts.bench_fetch import Entry, load_entries
+from pipeline.run import run_pass
+from scripts.bench_fetch import Entry, StageClock, load_entries
 from storage.db import get_engine, session_scope
 from storage.models import Article
 
@@ -135,33 +133,34 @@ def preload_newsmon(cfg: MonitorConfig, articles: Iterable[tuple[str, str, str]]
     return done
 
 
+class CpuClock(StageClock):
+    """`StageClock` that also keeps the CPU seconds of the process stage (this process)."""
+
+    process_cpu = 0.0
+
+    def __call__(self, stage: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Run and time the stage (CPU time too, for the process stage)."""
+        cpu = time.process_time()
+        result = super().__call__(stage, fn, *args, **kwargs)
+        if stage == "process":
+            self.process_cpu += time.process_time() - cpu
+        return result
+
+
 def newsmon_pass(cfg: MonitorConfig, *, threads: int = 8) -> dict[str, Any]:
-    """One pass of the stage functions (no Prefect): counts, stage seconds and the process
-    stage's CPU seconds."""
+    """One pass (`run_pass`, no Prefect): counts, stage seconds and the process stage's CPU
+    seconds."""
     engine = get_engine(cfg.resolved_database_url)
-    now = utcnow()
+    clock = CpuClock()
     t0 = time.perf_counter()
-    prepared = pipeline.prepare(cfg, engine, now=now)
-    t1 = time.perf_counter()
-    with Fetcher(cfg.fetch) as fetcher, ThreadPoolExecutor(max_workers=threads) as ex:
-        harvests = list(
-            ex.map(
-                lambda name: pipeline.harvest_feed(cfg, engine, fetcher, feed_name=name, now=now),
-                prepared.due_feeds,
-            )
-        )
-    t2 = time.perf_counter()
-    candidates = pipeline.extract_batch(harvests)
-    t3 = time.perf_counter()
-    cpu = time.process_time()
-    outcomes = pipeline.process_batch(cfg, engine, candidates, run_id=None, now=now)
-    cpu = time.process_time() - cpu
-    t4 = time.perf_counter()
-    new = [o for o in outcomes if o.note != "already stored" and not o.note.startswith("changed")]
+    summary = run_pass(cfg, engine, now=utcnow(), runner=clock, poll_threads=threads)
+    wall = time.perf_counter() - t0
     return {
-        "new": len(new),
-        "duplicates": sum(o.duplicate is not None for o in new),
-        "wall": t4 - t0,
-        "stages": dict(prepare=t1 - t0, harvest=t2 - t1, extract=t3 - t2, process=t4 - t3),
-        "process_cpu": cpu,
+        "new": summary.new_articles,
+        "duplicates": summary.duplicates_of_seeds + summary.duplicates_of_articles,
+        "wall": wall,
+        "stages": {
+            k: clock.seconds(k) for k in ("prepare", "poll", "extract", "process", "deliver")
+        },
+        "process_cpu": clock.process_cpu,
     }

@@ -11,22 +11,34 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 _migrated: set[str] = set()
+#: Execution option that makes SQLite begin a transaction with BEGIN IMMEDIATE.
+IMMEDIATE_OPTION = "newsmon_sqlite_immediate"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # the driver's own transaction handling would open a transaction only before a write and
+    # commit at the release of a first SAVEPOINT; `_sqlite_begin` emits BEGIN itself instead
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """BEGIN (IMMEDIATE for a unit of work of `session_scope`: it takes the write lock first,
+    waiting up to the busy timeout, so a transaction never fails upgrading a read to a write)."""
+    immediate = conn.get_execution_options().get(IMMEDIATE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -37,6 +49,7 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -90,8 +103,13 @@ def dispose_engines() -> None:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
-    with Session(engine, expire_on_commit=False) as session:
+    """One unit of work: one transaction, committed on success and rolled back on error.
+
+    On SQLite it begins IMMEDIATE (writers queue up front, within the busy timeout); keep
+    network calls out of it.
+    """
+    bind = engine.execution_options(**{IMMEDIATE_OPTION: True})
+    with Session(bind, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

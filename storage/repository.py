@@ -1,5 +1,7 @@
 """Repository functions: every read and write of newsmon's tables, keyword-only arguments.
 
+None of them commits: the caller (the pass, the CLI) owns the transaction, usually through
+`storage.db.session_scope`; they flush where an id or a constraint check is needed now.
 Writes that must be at-most-once (an article per URL, an alert per development and channel)
 rely on the database's unique constraints, so overlapping runs cannot duplicate them.
 """
@@ -15,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from monitors.clock import utcnow
+from monitors.kinds import AlertStatus, AttemptOutcome, DevelopmentStatus, FeedStatus
 from storage.models import (
     Alert,
     Article,
@@ -34,8 +37,7 @@ def start_run(session: Session, *, monitor: str, flow_run_id: str | None) -> Run
     """Record the start of a monitoring pass."""
     run = Run(monitor=monitor, flow_run_id=flow_run_id, started_at=utcnow())
     session.add(run)
-    session.commit()
-    session.refresh(run)
+    session.flush()
     return run
 
 
@@ -47,7 +49,11 @@ def finish_run(session: Session, *, run_id: int, summary: dict[str, Any]) -> Non
     run.finished_at = utcnow()
     run.summary = summary
     session.add(run)
-    session.commit()
+
+
+def list_runs(session: Session, *, monitor: str) -> list[Run]:
+    """The recorded passes of a monitor, oldest first."""
+    return list(session.exec(select(Run).where(Run.monitor == monitor).order_by(col(Run.id))))
 
 
 # --- feeds ---------------------------------------------------------------------------------
@@ -55,29 +61,26 @@ def sync_feeds(session: Session, *, monitor: str, feeds: Sequence[tuple[str, str
     """Create feed rows for (name, url) pairs not yet stored; a changed URL resets the state."""
     existing = {f.name: f for f in session.exec(select(Feed).where(Feed.monitor == monitor))}
     out = []
-    for name, url in feeds:
-        feed = existing.get(name)
-        if feed is None:
-            feed = Feed(monitor=monitor, name=name, url=url)
-            session.add(feed)
-        elif feed.url != url:
-            feed.url = url
-            feed.current_url = None
-            feed.etag = None
-            feed.last_modified = None
-            feed.status = "new"
-            feed.disabled_reason = None
-            feed.consecutive_failures = 0
-            feed.next_due_at = None
-            session.add(feed)
-        out.append(feed)
     try:
-        session.commit()
+        with session.begin_nested():  # a savepoint: a clash drops only this, not the caller's
+            for name, url in feeds:
+                feed = existing.get(name)
+                if feed is None:
+                    feed = Feed(monitor=monitor, name=name, url=url)
+                    session.add(feed)
+                elif feed.url != url:
+                    feed.url = url
+                    feed.current_url = None
+                    feed.etag = None
+                    feed.last_modified = None
+                    feed.status = FeedStatus.NEW
+                    feed.disabled_reason = None
+                    feed.consecutive_failures = 0
+                    feed.next_due_at = None
+                    session.add(feed)
+                out.append(feed)
     except IntegrityError:  # another run created it first
-        session.rollback()
         return sync_feeds(session, monitor=monitor, feeds=feeds)
-    for f in out:
-        session.refresh(f)
     return out
 
 
@@ -98,10 +101,9 @@ def list_feeds(session: Session, *, monitor: str | None = None) -> list[Feed]:
 
 
 def save_feed(session: Session, *, feed: Feed) -> Feed:
-    """Persist a feed's changed state."""
+    """Persist a feed's changed state (flushed in the caller's transaction)."""
     session.add(feed)
-    session.commit()
-    session.refresh(feed)
+    session.flush()
     return feed
 
 
@@ -115,22 +117,22 @@ def sync_seeds(
         for s in session.exec(select(SeedDocument).where(SeedDocument.monitor == monitor))
     }
     out = []
-    for data in seeds:
-        doc = existing.get(data["seed_id"])
-        if doc is None:
-            doc = SeedDocument(monitor=monitor, **data)
-        elif any(getattr(doc, k) != v for k, v in data.items()):
-            for k, v in data.items():
-                setattr(doc, k, v)
-        else:
-            out.append(doc)
-            continue
-        session.add(doc)
-        out.append(doc)
+    seeds = list(seeds)
     try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
+        with session.begin_nested():  # a savepoint: a clash drops only this, not the caller's
+            for data in seeds:
+                doc = existing.get(data["seed_id"])
+                if doc is None:
+                    doc = SeedDocument(monitor=monitor, **data)
+                elif any(getattr(doc, k) != v for k, v in data.items()):
+                    for k, v in data.items():
+                        setattr(doc, k, v)
+                else:
+                    out.append(doc)
+                    continue
+                session.add(doc)
+                out.append(doc)
+    except IntegrityError:  # another run stored them first
         return sync_seeds(session, monitor=monitor, seeds=seeds)
     return out
 
@@ -276,7 +278,8 @@ def list_developments(
     """Developments of a monitor (seen since `since`, of `status`), oldest first."""
     q = select(Development).where(Development.monitor == monitor)
     if since is not None:
-        q = q.where(or_(col(Development.last_seen_at) >= since, col(Development.status) == "known"))
+        known = col(Development.status) == DevelopmentStatus.KNOWN
+        q = q.where(or_(col(Development.last_seen_at) >= since, known))
     if status is not None:
         q = q.where(Development.status == status)
     return list(session.exec(q.order_by(col(Development.id))))
@@ -294,23 +297,21 @@ def ensure_seed_development(
     dev = Development(
         monitor=monitor,
         title=title,
-        status="known",
+        status=DevelopmentStatus.KNOWN,
         first_seen_at=now,
         last_seen_at=now,
         topics=topics,
         seed_ref=seed_id,
         seed_score=100.0,
     )
-    session.add(dev)
     try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
+        with session.begin_nested():  # a savepoint: a clash drops only this, not the caller's
+            session.add(dev)
+    except IntegrityError:  # another run created it first
         found = session.exec(q).first()
         if found is None:
             raise
         return found
-    session.refresh(dev)
     return dev
 
 
@@ -366,14 +367,15 @@ def claim_due_alerts(
 ) -> list[Alert]:
     """Atomically claim pending alerts that are due (and stale claims past their lease).
 
-    A claim is a conditional UPDATE, so two runs never claim the same alert; a run that dies
-    mid-delivery leaves a claim that expires after `lease`, and the next run sends it (at most
-    one duplicate, if the first run had sent it before dying).
+    A claim is a conditional UPDATE, so two runs never claim the same alert; the caller commits
+    the claims before sending. A run that dies mid-delivery leaves a claim that expires after
+    `lease`, and the next run sends it (at most one duplicate, if the first run had sent it
+    before dying).
     """
     due = or_(
-        (col(Alert.status) == "pending")
+        (col(Alert.status) == AlertStatus.PENDING)
         & or_(col(Alert.next_attempt_at).is_(None), col(Alert.next_attempt_at) <= now),
-        (col(Alert.status) == "sending") & (col(Alert.claimed_until) < now),
+        (col(Alert.status) == AlertStatus.SENDING) & (col(Alert.claimed_until) < now),
     )
     q = select(Alert.id).where(Alert.monitor == monitor, due)
     if ids is not None:
@@ -384,9 +386,8 @@ def claim_due_alerts(
         res = session.execute(
             update(Alert)
             .where(col(Alert.id) == aid, due)
-            .values(status="sending", claimed_until=now + lease)
+            .values(status=AlertStatus.SENDING, claimed_until=now + lease)
         )
-        session.commit()
         if getattr(res, "rowcount", 0) == 1:
             claimed.append(int(aid or 0))
     if not claimed:
@@ -409,29 +410,27 @@ def record_attempt(
     session.add(DeliveryAttempt(alert_id=alert.id or 0, at=now, outcome=outcome, detail=detail))
     alert.attempts += 1
     alert.claimed_until = None
-    if outcome == "sent":
-        alert.status = "sent"
+    if outcome == AttemptOutcome.SENT:
+        alert.status = AlertStatus.SENT
         alert.sent_at = now
         alert.last_error = None
-    elif outcome == "transient" and next_attempt_at is not None:
-        alert.status = "pending"
+    elif outcome == AttemptOutcome.TRANSIENT and next_attempt_at is not None:
+        alert.status = AlertStatus.PENDING
         alert.next_attempt_at = next_attempt_at
         alert.last_error = detail
     else:
-        alert.status = "dead"
+        alert.status = AlertStatus.DEAD
         alert.last_error = detail
     session.add(alert)
-    session.commit()
     return alert
 
 
 def release_alert(session: Session, *, alert: Alert, until: datetime) -> Alert:
     """Give a claimed alert back, due again at `until`, without counting an attempt."""
-    alert.status = "pending"
+    alert.status = AlertStatus.PENDING
     alert.claimed_until = None
     alert.next_attempt_at = until
     session.add(alert)
-    session.commit()
     return alert
 
 
@@ -457,9 +456,8 @@ def requeue_dead_alerts(
     session: Session, *, monitor: str, alert_ids: Sequence[int] | None = None
 ) -> int:
     """Move dead-lettered alerts back to pending (all, or the given ids); returns how many."""
-    q = update(Alert).where(col(Alert.monitor) == monitor, col(Alert.status) == "dead")
+    q = update(Alert).where(col(Alert.monitor) == monitor, col(Alert.status) == AlertStatus.DEAD)
     if alert_ids:
         q = q.where(col(Alert.id).in_(list(alert_ids)))
-    res = session.execute(q.values(status="pending", next_attempt_at=None, attempts=0))
-    session.commit()
+    res = session.execute(q.values(status=AlertStatus.PENDING, next_attempt_at=None, attempts=0))
     return int(getattr(res, "rowcount", 0) or 0)

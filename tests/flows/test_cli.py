@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import func
+from sqlmodel import Session, select
 
 from flows.cli import main
 from monitors.clock import utcnow
 from monitors.config import load_config
-from monitors.httpclient import Fetcher
-from pipeline import core as pipeline
-from pipeline import outbox
+from pipeline.run import run_pass
 from storage.db import get_engine
+from storage.models import Alert, Article, Development, Feed, Run, SeedDocument
 from tests.support.httpserver import LocalHTTPServer
 from tests.support.newsfixture import serve_feed, serve_sample
 
@@ -123,14 +124,8 @@ def test_export_and_listings_after_a_pass(
         path = monitor_file(tmp_path, {"g": url})
         cfg = load_config(path)
         engine = get_engine(cfg.resolved_database_url)
-        now = utcnow()
-        prepared = pipeline.prepare(cfg, engine, now=now)
-        with Fetcher(cfg.fetch) as fetcher:
-            harvests = [pipeline.harvest_feed(cfg, engine, fetcher, feed_name="g", now=now)]
-        cands = pipeline.extract_batch(harvests)
-        pipeline.process_batch(cfg, engine, cands, run_id=None, now=now)
-        outbox.deliver_pending(cfg, engine, now=now)
-    assert prepared.due_feeds == ["g"]
+        summary = run_pass(cfg, engine, now=utcnow())
+    assert summary.feeds_polled == 1 and summary.new_articles == 2
 
     assert main(["export", "articles", "--format", "jsonl", "--monitor", str(path)]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -174,3 +169,8 @@ def test_explain_says_a_new_development_would_alert_and_why(
     assert result["would_alert"] is True
     assert result["why"].startswith("yes: a new development on watched topic(s) ")
     assert "summits" in result["why"]
+    # a dry run: the database holds nothing of it, not even the seeds it compared with
+    cfg = load_config(monitor_file(tmp_path))
+    with Session(get_engine(cfg.resolved_database_url)) as s:
+        for table in (Article, Alert, Development, Feed, SeedDocument, Run):
+            assert s.exec(select(func.count()).select_from(table)).one() == 0, table

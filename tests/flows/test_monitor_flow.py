@@ -84,9 +84,9 @@ def test_pass_stores_dedups_tags_and_alerts_once_per_channel(
 
     summary = monitor_flow(monitor=str(monitor))
 
-    assert summary["feeds_polled"] == 3
-    assert list(summary["feeds_failed"]) == ["broken"]
-    assert "500" in summary["feeds_failed"]["broken"]
+    assert summary.feeds_polled == 3
+    assert list(summary.feeds_failed) == ["broken"]
+    assert "500" in summary.feeds_failed["broken"]
     engine = get_engine(db_url)
     with Session(engine) as s:
         arts = {a.url: a for a in repo.list_articles(s, monitor="it-monitor")}
@@ -126,8 +126,8 @@ def test_pass_stores_dedups_tags_and_alerts_once_per_channel(
     page_requests = len(site.requests_to(arrives.path)) + len(site.requests_to(wire.path))
     again = monitor_flow(monitor=str(monitor), force=True)
     assert len(site.requests_to(arrives.path)) + len(site.requests_to(wire.path)) == page_requests
-    assert again["new_articles"] == 0
-    assert again["alerts_created"] == 0
+    assert again.new_articles == 0
+    assert again.alerts_created == 0
     assert len(slack) == 1 and len(smtp.messages) == 1
     with Session(engine) as s:
         assert len(repo.list_articles(s, monitor="it-monitor")) == 4

@@ -12,10 +12,12 @@ from sqlmodel import Session
 from monitors.clock import utcnow
 from monitors.config import MonitorConfig, parse_config
 from monitors.dedup import DedupIndex
+from monitors.dedup_records import record_of
 from monitors.records import ExtractedText, FeedItem
 from monitors.text import text_hash
 from pipeline import dedup_index
-from pipeline.core import Candidate, process_batch
+from pipeline.extract import Candidate
+from pipeline.process import process_batch
 from storage import dedup_store
 from storage import repository as repo
 from storage.db import get_engine, session_scope
@@ -117,11 +119,11 @@ def test_a_changed_article_is_re_indexed_under_its_new_text(
         s.add(a)
         s.flush()
         index = dedup_index.seed_index(cfg, engine, s)
-        dedup_index.persist(s, cfg=cfg, index=index, article_id=a.id or 0,
-                            f=index.features(text=old, title="A story"))  # fmt: skip
+        f_old = index.features(text=old, title="A story")
+        dedup_index.write_records(s, cfg=cfg, records=[(a.id or 0, record_of(f_old, cfg.dedup))])
         dedup_store.delete_dedup_entries(s, article_ids=[a.id or 0])
-        dedup_index.persist(s, cfg=cfg, index=index, article_id=a.id or 0,
-                            f=index.features(text=new, title="A story"))  # fmt: skip
+        f_new = index.features(text=new, title="A story")
+        dedup_index.write_records(s, cfg=cfg, records=[(a.id or 0, record_of(f_new, cfg.dedup))])
     with Session(engine) as s:
         pi = dedup_index.open_pass_index(cfg, engine, s, [("x", old), ("y", new)])
     assert pi.index.find(features=pi.features[0]) is None

@@ -24,13 +24,14 @@ from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from monitors.alerts import AlertContent, AlertKind, SourceLink, alert_subject
+from monitors.alerts import AlertContent, AlertKind, SourceLink
 from monitors.config import MonitorConfig, parse_config
+from monitors.kinds import AlertKind as Kind
 from monitors.records import TopicHit
-from pipeline import outbox
+from pipeline import deliver, outbox
 from storage import repository as repo
 from storage.db import get_engine
-from storage.models import Alert, Development
+from storage.models import Development
 from tests.support.httpserver import LocalHTTPServer, Request, Response
 
 REPO = Path(__file__).resolve().parents[2]
@@ -178,19 +179,16 @@ def owe(
                 sources=[SourceLink("Kim meets Putin", "https://example.org/a", "Wire")],
             )
             for ch in outbox.routed_channels(cfg, {topic}):
-                repo.add_alert(
+                outbox.queue_alert(
                     s,
-                    alert=Alert(
-                        monitor=cfg.name,
-                        channel=ch,
-                        kind=kind,
-                        dedup_key=f"dev:{dev.id}",
-                        development_id=dev.id,
-                        subject=alert_subject(content),
-                        payload=content.to_payload(),
-                        created_at=now,
-                        next_attempt_at=outbox.digest_due(outbox.channel_policy(cfg, ch), now),
-                    ),
+                    monitor=cfg.name,
+                    channel=ch,
+                    kind=Kind(kind),
+                    dedup_key=f"dev:{dev.id}",
+                    content=content,
+                    now=now,
+                    development_id=dev.id,
+                    next_attempt_at=outbox.digest_due(outbox.channel_policy(cfg, ch), now),
                 )
             heads.append(head)
         s.commit()
@@ -206,7 +204,7 @@ def drain(cfg: MonitorConfig, engine: Engine, start: datetime, passes: int = 12)
     """Run delivery passes, each two hours later, until nothing is pending."""
     now = start
     for _ in range(passes):
-        outbox.deliver_pending(cfg, engine, now=now)
+        deliver.deliver_pending(cfg, engine, now=now)
         if all(v in ("sent", "dead") for v in statuses(cfg, engine).values()):
             return now
         now += timedelta(hours=2)
@@ -229,13 +227,13 @@ def test_outage_then_recovery_delivers_every_alert_exactly_once(
     heads = owe(cfg, engine, 3)
     t0 = datetime.now(UTC)
     sink.replies = ["451 4.3.0 try again later"]
-    first = outbox.deliver_pending(cfg, engine, now=t0)
+    first = deliver.deliver_pending(cfg, engine, now=t0)
     assert (first.sent, first.retrying, first.dead) == (2, 4, 0)
     assert any("127.0.0.1:9" in m for m in first.messages)
     # the webhook comes back but answers 500, then 429 with Retry-After, then 200
     monkeypatch.setenv("NEWSMON_TEST_HOOK", hook.url)
     hook.script = [Response(500, b"oops"), Response(429, b"rate", {"Retry-After": "1"})]
-    second = outbox.deliver_pending(cfg, engine, now=t0 + timedelta(hours=2))
+    second = deliver.deliver_pending(cfg, engine, now=t0 + timedelta(hours=2))
     assert second.retrying == 3 and any("429" in m for m in second.messages)
     time.sleep(1.1)  # the sender holds back for Retry-After in real time, too
     drain(cfg, engine, t0 + timedelta(hours=4))
@@ -269,7 +267,7 @@ def test_429_retry_after_is_honoured(
     engine = get_engine(db_url)
     owe(cfg, engine, 1)
     now = datetime.now(UTC)
-    report = outbox.deliver_pending(cfg, engine, now=now)
+    report = deliver.deliver_pending(cfg, engine, now=now)
     assert report.retrying == 1
     with Session(engine) as s:
         (alert,) = repo.list_alerts(s, monitor=cfg.name)
@@ -278,7 +276,7 @@ def test_429_retry_after_is_honoured(
         seconds=600
     )
     # not due before Retry-After has passed: no request is made
-    assert outbox.deliver_pending(cfg, engine, now=now + timedelta(seconds=300)).retrying == 0
+    assert deliver.deliver_pending(cfg, engine, now=now + timedelta(seconds=300)).retrying == 0
     assert len(hook.received) == 1
 
 
@@ -297,7 +295,7 @@ def test_permanent_failure_is_dead_lettered_visible_and_resendable(
     cfg = monitor(tmp_path, sqlite_url, slack={})
     engine = get_engine(sqlite_url)
     owe(cfg, engine, 1)
-    report = outbox.deliver_pending(cfg, engine)
+    report = deliver.deliver_pending(cfg, engine)
     assert report.dead == 1
     assert "dead-lettered" in report.messages[0] and "404" in report.messages[0]
     path = tmp_path / "m.yaml"
@@ -329,7 +327,7 @@ def test_overlapping_deliveries_send_each_alert_once(
 
     def run() -> None:
         try:
-            outbox.deliver_pending(cfg, engine)
+            deliver.deliver_pending(cfg, engine)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -345,11 +343,11 @@ def test_overlapping_deliveries_send_each_alert_once(
 CRASHING_DELIVERY = textwrap.dedent(
     """
     import sys
-    from pipeline import outbox
+    from pipeline import deliver
     from monitors.config import load_config
     from storage.db import get_engine
     cfg = load_config(sys.argv[1])
-    outbox.deliver_pending(cfg, get_engine(cfg.resolved_database_url))
+    deliver.deliver_pending(cfg, get_engine(cfg.resolved_database_url))
     """
 )
 
@@ -380,9 +378,9 @@ def test_run_killed_mid_delivery_is_finished_by_the_next_with_at_most_one_duplic
     assert 3 <= len(hook.received) < 6, "the process should die in the middle of delivery"
     # before the lease expires the next run leaves the claimed alerts alone...
     hook.delay = 0
-    outbox.deliver_pending(cfg, engine, now=datetime.now(UTC))
+    deliver.deliver_pending(cfg, engine, now=datetime.now(UTC))
     # ...after it, the claims are stale and everything owed goes out
-    outbox.deliver_pending(cfg, engine, now=datetime.now(UTC) + outbox.DELIVERY_LEASE * 2)
+    deliver.deliver_pending(cfg, engine, now=datetime.now(UTC) + deliver.DELIVERY_LEASE * 2)
     assert set(statuses(cfg, engine).values()) == {"sent"}
     got = hook.headlines()
     assert set(got) == set(heads)
@@ -397,7 +395,7 @@ def test_flood_guard_turns_many_alerts_into_one_digest(
     cfg = monitor(tmp_path, sqlite_url, slack={}, alerts={"flood_limit": 3})
     engine = get_engine(sqlite_url)
     heads = owe(cfg, engine, 5)
-    report = outbox.deliver_pending(cfg, engine)
+    report = deliver.deliver_pending(cfg, engine)
     assert (report.sent, report.digests) == (5, 1)
     assert len(hook.delivered) == 1
     text = json.dumps(hook.delivered[0], ensure_ascii=False)
@@ -414,8 +412,8 @@ def test_digest_mode_waits_for_the_period_then_sends_one_email(
     engine = get_engine(sqlite_url)
     now = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
     owe(cfg, engine, 3, now=now)
-    assert outbox.deliver_pending(cfg, engine, now=now + timedelta(hours=1)).sent == 0
-    report = outbox.deliver_pending(cfg, engine, now=datetime(2026, 11, 23, 0, 1, tzinfo=UTC))
+    assert deliver.deliver_pending(cfg, engine, now=now + timedelta(hours=1)).sent == 0
+    report = deliver.deliver_pending(cfg, engine, now=datetime(2026, 11, 23, 0, 1, tzinfo=UTC))
     assert (report.sent, report.digests) == (3, 1)
     assert len(sink.messages) == 1
     assert "3 developments" in str(sink.messages[0]["Subject"])
@@ -433,11 +431,11 @@ def test_quiet_hours_hold_news_but_not_feed_health(
     night = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)  # 00:00 in Seoul
     owe(cfg, engine, 1, now=night)
     owe(cfg, engine, 1, kind="feed_health", now=night)
-    report = outbox.deliver_pending(cfg, engine, now=night)
+    report = deliver.deliver_pending(cfg, engine, now=night)
     assert (report.sent, report.deferred) == (1, 1)
     assert "quiet hours until 2026-11-22 22:00 UTC" in report.messages[0]
     morning = datetime(2026, 11, 22, 22, 0, tzinfo=UTC)  # 07:00 in Seoul
-    assert outbox.deliver_pending(cfg, engine, now=morning).sent == 1
+    assert deliver.deliver_pending(cfg, engine, now=morning).sent == 1
     assert len(hook.delivered) == 2
 
 

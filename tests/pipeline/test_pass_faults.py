@@ -15,8 +15,9 @@ from sqlmodel import Session
 
 from monitors.clock import utcnow
 from monitors.config import MonitorConfig, parse_config
-from monitors.httpclient import Fetcher
-from pipeline import core as pipeline
+from pipeline.prepare import prepare
+from pipeline.run import run_pass
+from pipeline.summary import PassSummary
 from storage import repository as repo
 from storage.db import get_engine
 from storage.models import Article, Feed
@@ -32,7 +33,7 @@ HOST = "127.0.0.2"  # the site's own address; 127.0.0.1 stays "internal" for the
 @dataclass
 class Pass:
     cfg: MonitorConfig
-    summary: dict
+    summary: PassSummary
     site: LocalHTTPServer
 
     def feed(self, name: str) -> Feed:
@@ -50,7 +51,7 @@ def site() -> Iterator[LocalHTTPServer]:
         yield server
 
 
-def run_pass(tmp_path: Path, site: LocalHTTPServer, bad_url: str) -> Pass:
+def pass_with(tmp_path: Path, site: LocalHTTPServer, bad_url: str) -> Pass:
     good = serve_sample(site, "guardian", "686b5362458d")
     feeds = {"good": serve_feed(site, "/good.xml", [good]), "bad": bad_url}
     cfg = parse_config(
@@ -70,33 +71,15 @@ def run_pass(tmp_path: Path, site: LocalHTTPServer, bad_url: str) -> Pass:
             },
         }
     )
-    engine = get_engine(cfg.resolved_database_url)
-    now = utcnow()
-    prepared = pipeline.prepare(cfg, engine, now=now, force=True)
-    with Fetcher(cfg.fetch) as fetcher:
-        harvests = [
-            pipeline.harvest_feed(cfg, engine, fetcher, feed_name=n, now=now)
-            for n in prepared.due_feeds
-        ]
-    outcomes = pipeline.process_batch(
-        cfg, engine, pipeline.extract_batch(harvests), run_id=None, now=now
-    )
-    from pipeline.outbox import deliver_pending
-
-    summary = pipeline.summarize(
-        prepared=prepared,
-        harvests=harvests,
-        outcomes=outcomes,
-        delivery=deliver_pending(cfg, engine, now=now),
-    )
+    summary = run_pass(cfg, get_engine(cfg.resolved_database_url), now=utcnow(), force=True)
     p = Pass(cfg, summary, site)
-    assert p.summary["feeds_polled"] == 2
+    assert p.summary.feeds_polled == 2
     assert site.url(good.path) in p.articles(), "the healthy feed must be processed normally"
     return p
 
 
 def assert_feed_failed(p: Pass, *causes: str, status: str = "failing") -> None:
-    message = p.summary["feeds_failed"]["bad"]
+    message = p.summary.feeds_failed["bad"]
     assert "'bad'" in message, message
     for cause in causes:
         assert cause.lower() in message.lower(), message
@@ -108,7 +91,7 @@ def assert_feed_failed(p: Pass, *causes: str, status: str = "failing") -> None:
 # --- feed faults ---------------------------------------------------------------------------
 def test_connect_timeout(tmp_path: Path, site: LocalHTTPServer) -> None:
     with unaccepting_port(HOST) as port:
-        p = run_pass(tmp_path, site, f"http://{HOST}:{port}/feed.xml")
+        p = pass_with(tmp_path, site, f"http://{HOST}:{port}/feed.xml")
     assert_feed_failed(p, "timed out")
 
 
@@ -124,25 +107,25 @@ def test_server_dripping_one_byte_a_second(tmp_path: Path, site: LocalHTTPServer
             time.sleep(1)
 
     site.route("/bad.xml", drip)
-    p = run_pass(tmp_path, site, site.url("/bad.xml"))
+    p = pass_with(tmp_path, site, site.url("/bad.xml"))
     assert_feed_failed(p, "deadline")
 
 
 def test_500_then_recovery(tmp_path: Path, site: LocalHTTPServer) -> None:
     site.route("/bad.xml", Response(500, b"boom"))
-    p = run_pass(tmp_path, site, site.url("/bad.xml"))
+    p = pass_with(tmp_path, site, site.url("/bad.xml"))
     assert_feed_failed(p, "500")
     entry = serve_sample(site, "bbc-news", "5cd319e0c7aa")
     serve_feed(site, "/bad.xml", [entry])
-    again = run_pass(tmp_path, site, site.url("/bad.xml"))
-    assert "bad" not in again.summary["feeds_failed"]
+    again = pass_with(tmp_path, site, site.url("/bad.xml"))
+    assert "bad" not in again.summary.feeds_failed
     assert again.feed("bad").status == "ok" and again.feed("bad").consecutive_failures == 0
     assert site.url(entry.path) in again.articles()
 
 
 def test_429_with_retry_after(tmp_path: Path, site: LocalHTTPServer) -> None:
     site.route("/bad.xml", Response(429, b"slow down", {"Retry-After": "7200"}))
-    p = run_pass(tmp_path, site, site.url("/bad.xml"))
+    p = pass_with(tmp_path, site, site.url("/bad.xml"))
     assert_feed_failed(p, "429")
     row = p.feed("bad")
     assert row.next_due_at is not None
@@ -179,14 +162,14 @@ def test_unusable_feed_body(
     tmp_path: Path, site: LocalHTTPServer, name: str, body: bytes, content_type: str, cause: str
 ) -> None:
     site.route("/bad.xml", Response(200, body, content_type=content_type))
-    p = run_pass(tmp_path, site, site.url("/bad.xml"))
+    p = pass_with(tmp_path, site, site.url("/bad.xml"))
     assert_feed_failed(p, cause)
 
 
 def test_empty_feed_is_a_success_with_nothing_new(tmp_path: Path, site: LocalHTTPServer) -> None:
     site.route("/bad.xml", Response(200, rss("/bad.xml", [], site.base_url), content_type=RSS))
-    p = run_pass(tmp_path, site, site.url("/bad.xml"))
-    assert "bad" not in p.summary["feeds_failed"]
+    p = pass_with(tmp_path, site, site.url("/bad.xml"))
+    assert "bad" not in p.summary.feeds_failed
     assert p.feed("bad").status == "ok"
 
 
@@ -201,8 +184,8 @@ def test_non_utf8_feed_with_a_wrong_declared_charset(tmp_path: Path, site: Local
     )
     body = rss("/bad.xml", [entry], site.base_url).decode("utf-8").encode("windows-1251")
     site.route("/bad.xml", Response(200, body, content_type="application/rss+xml; charset=utf-8"))
-    p = run_pass(tmp_path, site, site.url("/bad.xml"))
-    assert "bad" not in p.summary["feeds_failed"]
+    p = pass_with(tmp_path, site, site.url("/bad.xml"))
+    assert "bad" not in p.summary.feeds_failed
     stored = p.articles()[site.url(entry.path)]
     assert "Восточный" in stored.summary or "Восточный" in stored.title
 
@@ -213,14 +196,14 @@ def test_gzip_bomb_feed(tmp_path: Path, site: LocalHTTPServer) -> None:
         "/bad.xml",
         Response(200, bomb, {"Content-Encoding": "gzip", "Connection": "close"}, content_type=RSS),
     )
-    p = run_pass(tmp_path, site, site.url("/bad.xml"))
+    p = pass_with(tmp_path, site, site.url("/bad.xml"))
     assert_feed_failed(p, "cap of 2,000,000 bytes")
 
 
 def test_redirect_loop(tmp_path: Path, site: LocalHTTPServer) -> None:
     site.route("/bad.xml", Response(302, b"", {"Location": "/loop.xml"}))
     site.route("/loop.xml", Response(302, b"", {"Location": "/bad.xml"}))
-    p = run_pass(tmp_path, site, site.url("/bad.xml"))
+    p = pass_with(tmp_path, site, site.url("/bad.xml"))
     assert_feed_failed(p, "redirect")
 
 
@@ -228,19 +211,19 @@ def test_301_moves_the_feed(tmp_path: Path, site: LocalHTTPServer) -> None:
     entry = serve_sample(site, "bbc-news", "5cd319e0c7aa")
     serve_feed(site, "/new.xml", [entry])
     site.route("/bad.xml", Response(301, b"", {"Location": "/new.xml"}))
-    p = run_pass(tmp_path, site, site.url("/bad.xml"))
-    assert "bad" not in p.summary["feeds_failed"]
+    p = pass_with(tmp_path, site, site.url("/bad.xml"))
+    assert "bad" not in p.summary.feeds_failed
     assert p.feed("bad").current_url == site.url("/new.xml")
     assert site.url(entry.path) in p.articles()
 
 
 def test_410_disables_the_feed(tmp_path: Path, site: LocalHTTPServer) -> None:
     site.route("/bad.xml", Response(410, b"gone"))
-    p = run_pass(tmp_path, site, site.url("/bad.xml"))
+    p = pass_with(tmp_path, site, site.url("/bad.xml"))
     assert_feed_failed(p, "410", status="disabled")
     assert "disabled" in (p.feed("bad").disabled_reason or "")
     # a disabled feed is not polled again, and the pass still completes
-    again_prepared = pipeline.prepare(
+    again_prepared = prepare(
         p.cfg, get_engine(p.cfg.resolved_database_url), now=utcnow(), force=True
     )
     assert again_prepared.due_feeds == ["good"]
@@ -273,7 +256,7 @@ def test_page_fault_falls_back_to_the_feed_summary(
 ) -> None:
     entry = serve_sample(site, "bbc-news", "5cd319e0c7aa")
     setup(site, entry.path)
-    p = run_pass(tmp_path, site, serve_feed(site, "/bad.xml", [entry]))
+    p = pass_with(tmp_path, site, serve_feed(site, "/bad.xml", [entry]))
     article = p.articles()[site.url(entry.path)]
     assert article.text_source == "summary"
     note = article.extraction_note or ""

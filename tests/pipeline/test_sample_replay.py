@@ -10,9 +10,7 @@ from sqlmodel import Session
 from devtools.samples import make_sample_server
 from monitors.clock import utcnow
 from monitors.config import load_config, parse_config
-from monitors.httpclient import Fetcher
-from pipeline import core as pipeline
-from pipeline.outbox import deliver_pending
+from pipeline.run import run_pass
 from storage import repository as repo
 from storage.db import get_engine
 
@@ -39,22 +37,14 @@ def test_sample_pass_alerts_new_developments_and_not_what_the_seeds_cover(
         )
         cfg = parse_config(sample)
         engine = get_engine(cfg.resolved_database_url)
-        now = utcnow()
-        prepared = pipeline.prepare(cfg, engine, now=now)
-        with Fetcher(cfg.fetch) as fetcher:
-            harvests = [
-                pipeline.harvest_feed(cfg, engine, fetcher, feed_name=n, now=now)
-                for n in prepared.due_feeds
-            ]
-        outcomes = pipeline.process_batch(
-            cfg, engine, pipeline.extract_batch(harvests), run_id=None, now=now
-        )
-        report = deliver_pending(cfg, engine, now=now)
+        summary = run_pass(cfg, engine, now=utcnow())
     finally:
         server.shutdown()
         server.server_close()
-    assert sum(h.items_seen for h in harvests) == 711
-    by_url = {o.url.removeprefix(base + "/articles/").removesuffix(".html"): o for o in outcomes}
+    assert summary.entries_seen == 711
+    by_url = {
+        o.url.removeprefix(base + "/articles/").removesuffix(".html"): o for o in summary.outcomes
+    }
     copy = by_url[SEED_COPY]
     assert copy.duplicate is not None and copy.duplicate.ref == "003_4a941d7cde7f6a05"
     with Session(engine) as s:
@@ -69,4 +59,7 @@ def test_sample_pass_alerts_new_developments_and_not_what_the_seeds_cover(
     assert len(alerted) == len(set(alerted)), "one alert per development"
     assert all(devs[d or 0].status == "new" for d in alerted)
     assert 1 <= len(alerts) <= 6
-    assert report.sent == len(alerts)
+    assert summary.alerts_created == summary.alerts_sent == len(alerts)
+    with Session(engine) as s:
+        (run,) = repo.list_runs(s, monitor=cfg.name)
+    assert run.finished_at is not None and run.summary == summary.as_dict()

@@ -113,7 +113,9 @@ def test_claim_is_exclusive_and_expired_claims_are_reclaimed(engine: Engine) -> 
         s.commit()
     with Session(engine) as s1, Session(engine) as s2:
         first = repo.claim_due_alerts(s1, monitor="m", now=now, lease=timedelta(minutes=10))
+        s1.commit()  # the caller commits its claims before sending
         second = repo.claim_due_alerts(s2, monitor="m", now=now, lease=timedelta(minutes=10))
+        s2.commit()
         assert [a.dedup_key for a in first] == ["dev:1"]
         assert second == []
         # the first run "died": after the lease the alert is claimable again
@@ -235,3 +237,31 @@ def test_concurrent_first_migrations_on_postgres_do_not_collide(postgres_url: st
     engine = make_engine(postgres_url)
     assert "alert" in set(inspect(engine).get_table_names())
     engine.dispose()
+
+
+def test_repository_writes_stay_in_the_callers_transaction(engine: Engine) -> None:
+    with Session(engine) as s:
+        repo.start_run(s, monitor="m", flow_run_id=None)
+        repo.sync_feeds(s, monitor="m", feeds=[("a", "http://x/a")])
+        repo.sync_seeds(
+            s,
+            monitor="m",
+            seeds=[
+                {
+                    "seed_id": "003",
+                    "title": "Lavrov",
+                    "text": "Lavrov.",
+                    "text_hash": "h",
+                    "topics": [],
+                }
+            ],
+        )
+        repo.ensure_seed_development(s, monitor="m", seed_id="003", title="Lavrov", topics=[])
+        repo.add_alert(s, alert=_alert("dev:1"))
+        s.rollback()  # the caller decides: nothing of it was committed
+    with Session(engine) as s:
+        assert repo.list_runs(s, monitor="m") == []
+        assert repo.list_feeds(s, monitor="m") == []
+        assert repo.list_seeds(s, monitor="m") == []
+        assert repo.list_developments(s, monitor="m") == []
+        assert repo.list_alerts(s, monitor="m") == []

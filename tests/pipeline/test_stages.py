@@ -1,4 +1,4 @@
-"""Pipeline stages as plain functions (no Prefect): identity, versions, overlapping runs."""
+"""The pass's stages as plain functions (no Prefect): identity, versions, overlapping runs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from sqlmodel import Session, select
 from monitors.clock import utcnow
 from monitors.config import MonitorConfig, parse_config
 from monitors.httpclient import Fetcher
-from pipeline import core as pipeline
+from pipeline.extract import Candidate, extract_batch
+from pipeline.harvest import harvest_feed
+from pipeline.health import SILENCE_FACTOR, SILENCE_MIN, check_feed_health
+from pipeline.prepare import prepare
+from pipeline.process import ArticleOutcome, process_batch
 from storage import repository as repo
 from storage.db import get_engine
 from storage.models import ArticleSource, ArticleVersion
@@ -33,16 +37,13 @@ def config(tmp_path: Path, db_url: str, feeds: dict[str, str]) -> MonitorConfig:
     )
 
 
-def harvest(cfg: MonitorConfig) -> list[pipeline.Candidate]:
+def harvest(cfg: MonitorConfig) -> list[Candidate]:
     engine = get_engine(cfg.resolved_database_url)
     now = utcnow()
-    prepared = pipeline.prepare(cfg, engine, now=now, force=True)
+    prepared = prepare(cfg, engine, now=now, force=True)
     with Fetcher(cfg.fetch) as fetcher:
-        hs = [
-            pipeline.harvest_feed(cfg, engine, fetcher, feed_name=n, now=now)
-            for n in prepared.due_feeds
-        ]
-    return pipeline.extract_batch(hs)
+        hs = [harvest_feed(cfg, engine, fetcher, feed_name=n, now=now) for n in prepared.due_feeds]
+    return extract_batch(hs)
 
 
 def test_overlapping_runs_store_one_article_and_one_alert(tmp_path: Path, db_url: str) -> None:
@@ -51,12 +52,12 @@ def test_overlapping_runs_store_one_article_and_one_alert(tmp_path: Path, db_url
         cfg = config(tmp_path, db_url, {"g": serve_feed(site, "/g.xml", [arrives])})
         cands = harvest(cfg)
     engine = get_engine(db_url)
-    results: list[list[pipeline.ArticleOutcome]] = []
+    results: list[list[ArticleOutcome]] = []
     barrier = threading.Barrier(2)
 
     def run() -> None:
         barrier.wait()
-        results.append(pipeline.process_batch(cfg, engine, cands, run_id=None, now=utcnow()))
+        results.append(process_batch(cfg, engine, cands, run_id=None, now=utcnow()))
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for t in threads:
@@ -85,7 +86,7 @@ def test_same_article_through_two_feeds_is_stored_once_with_both_sources(
         cfg = config(tmp_path, sqlite_url, feeds)
         cands = harvest(cfg)
         engine = get_engine(sqlite_url)
-        outcomes = pipeline.process_batch(cfg, engine, cands, run_id=None, now=utcnow())
+        outcomes = process_batch(cfg, engine, cands, run_id=None, now=utcnow())
     assert [o.note for o in outcomes].count("already stored") == 1
     with Session(engine) as s:
         (article,) = repo.list_articles(s, monitor="pipe")
@@ -101,7 +102,7 @@ def test_changed_entry_becomes_a_new_version_not_a_new_article(
         url = serve_feed(site, "/g.xml", [arrives])
         cfg = config(tmp_path, sqlite_url, {"g": url})
         engine = get_engine(sqlite_url)
-        pipeline.process_batch(cfg, engine, harvest(cfg), run_id=None, now=utcnow())
+        process_batch(cfg, engine, harvest(cfg), run_id=None, now=utcnow())
         changed = Entry(
             arrives.guid,
             arrives.title + " – updated",
@@ -110,7 +111,7 @@ def test_changed_entry_becomes_a_new_version_not_a_new_article(
             arrives.description + "&lt;p&gt;Update: the talks began.&lt;/p&gt;",
         )
         serve_feed(site, "/g.xml", [changed])
-        out = pipeline.process_batch(cfg, engine, harvest(cfg), run_id=None, now=utcnow())
+        out = process_batch(cfg, engine, harvest(cfg), run_id=None, now=utcnow())
     assert [o.note for o in out] == ["changed: stored as version 2"]
     with Session(engine) as s:
         (article,) = repo.list_articles(s, monitor="pipe")
@@ -132,11 +133,11 @@ def test_failing_feed_raises_one_health_alert_and_one_recovery_notice(
         engine = get_engine(sqlite_url)
         for _ in range(4):
             harvest(cfg)
-            changes = pipeline.check_feed_health(cfg, engine, run_id=None, now=utcnow())
+            changes = check_feed_health(cfg, engine, run_id=None, now=utcnow())
         arrives = serve_sample(site, "guardian", "686b5362458d")
         serve_feed(site, "/f.xml", [arrives])
         harvest(cfg)
-        recovered = pipeline.check_feed_health(cfg, engine, run_id=None, now=utcnow())
+        recovered = check_feed_health(cfg, engine, run_id=None, now=utcnow())
     assert changes == []  # the alert was raised once, on the third failure, not again
     assert recovered == ["Feed f recovered: " + recovered[0].split(": ", 1)[1]]
     with Session(engine) as s:
@@ -171,13 +172,9 @@ def test_silent_feed_is_flagged_after_ten_typical_gaps(tmp_path: Path, sqlite_ur
         feed = repo.get_feed(s, monitor="pipe", name="g")
     assert feed.typical_gap_seconds is not None and feed.typical_gap_seconds > 0
     soon = utcnow() + timedelta(hours=1)
-    assert pipeline.check_feed_health(cfg, engine, run_id=None, now=soon) == []
-    later = (
-        utcnow()
-        + pipeline.SILENCE_MIN
-        + timedelta(seconds=pipeline.SILENCE_FACTOR * feed.typical_gap_seconds)
-    )
-    (change,) = pipeline.check_feed_health(cfg, engine, run_id=None, now=later)
+    assert check_feed_health(cfg, engine, run_id=None, now=soon) == []
+    later = utcnow() + SILENCE_MIN + timedelta(seconds=SILENCE_FACTOR * feed.typical_gap_seconds)
+    (change,) = check_feed_health(cfg, engine, run_id=None, now=later)
     assert change.startswith("Feed g has gone silent: no new item since ")
     with Session(engine) as s:
         assert repo.get_feed(s, monitor="pipe", name="g").status == "silent"
@@ -192,14 +189,14 @@ def test_a_poll_where_every_entry_is_new_is_recorded_as_a_possible_gap(
         cfg = config(tmp_path, sqlite_url, {"g": url})
         engine = get_engine(sqlite_url)
         now = utcnow()
-        pipeline.prepare(cfg, engine, now=now, force=True)
+        prepare(cfg, engine, now=now, force=True)
         with Fetcher(cfg.fetch) as fetcher:
-            h1 = pipeline.harvest_feed(cfg, engine, fetcher, feed_name="g", now=now)
-            pipeline.process_batch(cfg, engine, pipeline.extract_batch([h1]), run_id=None, now=now)
+            h1 = harvest_feed(cfg, engine, fetcher, feed_name="g", now=now)
+            process_batch(cfg, engine, extract_batch([h1]), run_id=None, now=now)
             # the next poll shows only entries never seen: older ones fell out of the window
             later = [serve_sample(site, "guardian", s) for s in ("01ba64d516b9", "0b6b261ea982")]
             serve_feed(site, "/g.xml", later)
-            h2 = pipeline.harvest_feed(cfg, engine, fetcher, feed_name="g", now=now)
+            h2 = harvest_feed(cfg, engine, fetcher, feed_name="g", now=now)
     assert (h1.possible_gap, h2.possible_gap) == (False, True)
     with Session(engine) as s:
         assert repo.get_feed(s, monitor="pipe", name="g").possible_gaps == 1
@@ -226,10 +223,10 @@ def test_a_later_run_adds_follow_ups_to_the_development_without_alerting_again(
         url = serve_feed(site, "/g.xml", [first])
         cfg = config(tmp_path, sqlite_url, {"g": url})
         engine = get_engine(sqlite_url)
-        out1 = pipeline.process_batch(cfg, engine, harvest(cfg), run_id=None, now=utcnow())
+        out1 = process_batch(cfg, engine, harvest(cfg), run_id=None, now=utcnow())
         follow = serve_sample(site, "guardian", "0c49690f5c9c")  # expected to hold talks, next day
         serve_feed(site, "/g.xml", [follow, first])
-        out2 = pipeline.process_batch(cfg, engine, harvest(cfg), run_id=None, now=utcnow())
+        out2 = process_batch(cfg, engine, harvest(cfg), run_id=None, now=utcnow())
     assert [o.new_development for o in out1] == [True]
     (later,) = [o for o in out2 if o.note != "already stored"]
     assert later.development_id == out1[0].development_id, later.note

@@ -1,0 +1,127 @@
+"""One monitoring pass: prepare → poll → extract → process → health → deliver → summarize.
+
+`run_pass` is the pass. The Prefect flow, `explain`, the tests and the benchmarks all call it
+(or the stage functions it calls). A stage runner decides how each stage is called: directly
+by default, as a Prefect task in the flow (`flows.monitor_flow`).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.engine import Engine
+
+from monitors.config import MonitorConfig
+from monitors.httpclient import Fetcher
+from monitors.secrets import BlockLookup
+from pipeline.deliver import deliver_pending
+from pipeline.extract import extract_batch
+from pipeline.harvest import Harvest, harvest_feed
+from pipeline.health import check_feed_health
+from pipeline.prepare import prepare
+from pipeline.process import process_batch
+from pipeline.summary import PassSummary, summarize
+from storage import repository as repo
+from storage.db import session_scope
+
+T = TypeVar("T")
+
+#: Feeds polled at once in a pass (each also fetches its pages with a few threads, and the
+#: fetcher limits requests per host).
+POLL_THREADS = 8
+
+
+class StageRunner(Protocol):
+    """Calls one stage of the pass: `runner(stage_name, fn, *args, **kwargs) -> fn's result`."""
+
+    def __call__(self, stage: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run `fn(*args, **kwargs)` as the stage named `stage`."""
+        ...
+
+
+def call_directly(stage: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """The default stage runner: a plain function call."""
+    return fn(*args, **kwargs)
+
+
+def poll_feeds(
+    cfg: MonitorConfig,
+    engine: Engine,
+    fetcher: Fetcher,
+    feeds: list[str],
+    *,
+    now: datetime,
+    runner: StageRunner = call_directly,
+    threads: int = POLL_THREADS,
+) -> list[Harvest]:
+    """Harvest the given feeds concurrently (stage "poll <feed>" each), in the given order."""
+    if not feeds:
+        return []
+
+    def poll(name: str) -> Harvest:
+        return runner(f"poll {name}", harvest_feed, cfg, engine, fetcher, feed_name=name, now=now)
+
+    with ThreadPoolExecutor(max_workers=min(threads, len(feeds))) as pool:
+        # each thread runs in a copy of the caller's context (Prefect finds its flow run there)
+        futures = [pool.submit(contextvars.copy_context().run, poll, n) for n in feeds]
+        return [f.result() for f in futures]
+
+
+def run_pass(
+    cfg: MonitorConfig,
+    engine: Engine,
+    *,
+    now: datetime,
+    force: bool = False,
+    runner: StageRunner = call_directly,
+    flow_run_id: str | None = None,
+    run_url: str | None = None,
+    lookup_block: BlockLookup | None = None,
+    fetcher: Fetcher | None = None,
+    poll_threads: int = POLL_THREADS,
+) -> PassSummary:
+    """Run one monitoring pass of `cfg` at `now`, recorded as a run; returns its summary.
+
+    `fetcher` (default: a new one for this pass) lets a caller share or inspect the HTTP client.
+    """
+    with session_scope(engine) as s:
+        run_id = repo.start_run(s, monitor=cfg.name, flow_run_id=flow_run_id).id
+    prepared = runner("prepare", prepare, cfg, engine, now=now, force=force)
+    with ExitStack() as stack:
+        if fetcher is None:
+            fetcher = stack.enter_context(Fetcher(cfg.fetch))
+        harvests = poll_feeds(
+            cfg,
+            engine,
+            fetcher,
+            prepared.due_feeds,
+            now=now,
+            runner=runner,
+            threads=poll_threads,
+        )
+    candidates = runner("extract", extract_batch, harvests)
+    outcomes = runner(
+        "process", process_batch, cfg, engine, candidates, run_id=run_id, now=now, run_url=run_url
+    )
+    health = runner(
+        "feed health", check_feed_health, cfg, engine, run_id=run_id, now=now, run_url=run_url
+    )
+    delivery = runner("deliver", deliver_pending, cfg, engine, now=now, lookup_block=lookup_block)
+    summary = summarize(
+        monitor=cfg.name,
+        prepared=prepared,
+        harvests=harvests,
+        outcomes=outcomes,
+        health=health,
+        delivery=delivery,
+        run_id=run_id,
+        run_url=run_url,
+    )
+    with session_scope(engine) as s:
+        repo.finish_run(s, run_id=run_id or 0, summary=summary.as_dict())
+    return summary

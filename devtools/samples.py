@@ -61,6 +61,9 @@ class _SampleHandler(BaseHTTPRequestHandler):
     server: SampleServer
     protocol_version = "HTTP/1.1"
     server_version = "newsmon-samples/0.1"
+    #: headers and body are two writes: without TCP_NODELAY, Nagle holds the body until the
+    #: client's delayed ACK (~40 ms per keep-alive request)
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)

@@ -23,6 +23,7 @@ from monitors.httpclient import Fetcher
 from monitors.records import DedupMatch, ExtractedText, FeedItem
 from monitors.text import content_hash
 from pipeline.extract import Candidate
+from pipeline.harvest import known_articles
 from pipeline.prepare import store_monitor, tagged_seeds
 from pipeline.process import ArticleOutcome, ProcessContext, load_context, process_article
 from storage.db import get_engine
@@ -130,12 +131,14 @@ def explain(cfg: MonitorConfig, target: str) -> dict[str, Any]:
         try:
             store_monitor(s, cfg, seeds)  # seeds and their developments, as `prepare` stores
             s.flush()
-            ctx: ProcessContext = load_context(cfg, s, now=now)
+            cand = Candidate(item=item, text=ext)
+            ctx: ProcessContext = load_context(cfg, engine, s, [cand], now=now)
             nearest_seed = ctx.dedup.nearest(text=ext.text, title=ext.title, kind="seed")
             nearest_article = ctx.dedup.nearest(text=ext.text, title=ext.title, kind="article")
             tagging = ctx.tagger.tag(title=ext.title, text=ext.text)
+            known = known_articles(s, monitor=cfg.name, items=[item])
             out = process_article(
-                s, cfg, ctx, Candidate(item=item, text=ext), run_id=None, now=now, run_url=None
+                s, cfg, ctx, cand, ctx.features[0], known, run_id=None, now=now, run_url=None
             )
             why = _why(cfg, s, out, set(tagging.actors))
         finally:

@@ -33,15 +33,9 @@ from rapidfuzz import fuzz
 from monitors.bandstore import GONE, BandStore
 from monitors.dedup_features import Featurizer, TextFeatures, title_numbers
 from monitors.dedup_settings import DedupSettings
-from monitors.minhash import (
-    I64,
-    U32,
-    aligned_ratio,
-    containment,
-    overlaps,
-    shingle_hashes,
-)
+from monitors.minhash import I64, U32, U64, aligned_ratio, overlaps
 from monitors.records import DedupMatch, MatchKind, MatchLevel
+from monitors.seed_scan import SeedScan
 
 __all__ = ["DedupIndex", "DedupSettings"]
 
@@ -109,19 +103,49 @@ class DedupIndex:
         self._by_key: dict[tuple[MatchKind, str], int] = {}
         self._by_hash: dict[bytes, list[int]] = {}
         self._seeds: set[int] = set()
-        self._seed_bigrams: dict[int, U32] = {}  # doc id -> 2-gram hashes, seeds only
+        self._seed_scan: SeedScan | None = None  # the seeds' tables, built when first needed
         # Per-doc columns for vectorized candidate filtering, grown by doubling.
         self._kind: npt.NDArray[np.uint8] = np.zeros(1024, dtype=np.uint8)
         self._n_words: npt.NDArray[np.int32] = np.zeros(1024, dtype=np.int32)
         self._title_len: npt.NDArray[np.int32] = np.zeros(1024, dtype=np.int32)
         self._title_num: U32 = np.zeros(1024, dtype=np.uint32)
 
+    def features(self, *, text: str, title: str = "") -> TextFeatures:
+        """The features of a text (normalized text, shingles, band keys, hashes), to compute
+        once and pass to `find`, `add` and `record` of this index."""
+        return self._featurizer.features(text, title)
+
     # -- building --------------------------------------------------------------------------
-    def add(self, *, key: str, kind: MatchKind, text: str, title: str = "") -> None:
-        """Index a text under (kind, key); adding a known (kind, key) again replaces it."""
+    def add(
+        self,
+        *,
+        key: str,
+        kind: MatchKind,
+        text: str = "",
+        title: str = "",
+        features: TextFeatures | None = None,
+    ) -> None:
+        """Index a text under (kind, key); adding a known (kind, key) again replaces it.
+
+        `features` (from `features()` of the same text and title) saves computing them again."""
+        f = features if features is not None else self._featurizer.features(text, title)
+        doc = _Doc(
+            key=key,
+            kind=kind,
+            title=title,
+            title_norm=f.title_norm,
+            norm=f.norm[: self.settings.max_text_chars],
+            n_words=len(f.words),
+            shingles=f.shingles,
+            exact=f.exact,
+        )
+        self._insert(doc, keys=f.keys, title_keys=f.title_keys)
+
+    def _insert(self, doc: _Doc, *, keys: U64, title_keys: U64 | None) -> int:
+        """Put a doc into the columns, LSH stores and hash map; its doc id."""
+        kind, key = doc.kind, doc.key
         if (kind, key) in self._by_key:
             self._remove(self._by_key.pop((kind, key)))
-        f = self._featurizer.features(text, title)
         doc_id = len(self._docs)
         if doc_id >= len(self._kind):
             grow = len(self._kind)
@@ -130,30 +154,21 @@ class DedupIndex:
             self._title_len = np.concatenate([self._title_len, np.zeros(grow, dtype=np.int32)])
             self._title_num = np.concatenate([self._title_num, np.zeros(grow, dtype=np.uint32)])
         self._kind[doc_id] = _SEED if kind == "seed" else _ARTICLE
-        self._n_words[doc_id] = len(f.words)
-        self._title_len[doc_id] = len(f.title_norm)
-        self._title_num[doc_id] = _title_number_key(f.title_norm)
-        if len(f.keys):
-            self._lsh.add(f.keys, doc_id, self._kind)
-        if f.title_keys is not None:
-            self._title_lsh.add(f.title_keys, doc_id, self._kind)
-        if f.exact is not None:
-            self._by_hash.setdefault(f.exact, []).append(doc_id)
+        self._n_words[doc_id] = doc.n_words
+        self._title_len[doc_id] = len(doc.title_norm)
+        self._title_num[doc_id] = _title_number_key(doc.title_norm)
+        if len(keys):
+            self._lsh.add(keys, doc_id, self._kind)
+        if title_keys is not None and len(title_keys):
+            self._title_lsh.add(title_keys, doc_id, self._kind)
+        if doc.exact is not None:
+            self._by_hash.setdefault(doc.exact, []).append(doc_id)
         if kind == "seed":
             self._seeds.add(doc_id)
-        self._docs.append(
-            _Doc(
-                key=key,
-                kind=kind,
-                title=title,
-                title_norm=f.title_norm,
-                norm=f.norm[: self.settings.max_text_chars],
-                n_words=len(f.words),
-                shingles=f.shingles,
-                exact=f.exact,
-            )
-        )
+            self._seed_scan = None
+        self._docs.append(doc)
         self._by_key[(kind, key)] = doc_id
+        return doc_id
 
     def _remove(self, doc_id: int) -> None:
         doc = self._docs[doc_id]
@@ -167,8 +182,9 @@ class DedupIndex:
             ids.remove(doc_id)
             if not ids:
                 del self._by_hash[doc.exact]
-        self._seeds.discard(doc_id)
-        self._seed_bigrams.pop(doc_id, None)
+        if doc_id in self._seeds:
+            self._seeds.discard(doc_id)
+            self._seed_scan = None
         self._docs[doc_id] = None
 
     def __len__(self) -> int:
@@ -186,15 +202,16 @@ class DedupIndex:
         return self._lsh.nbytes() + self._title_lsh.nbytes() + cols
 
     # -- querying --------------------------------------------------------------------------
-    def find(self, *, text: str, title: str = "") -> DedupMatch | None:
+    def find(
+        self, *, text: str = "", title: str = "", features: TextFeatures | None = None
+    ) -> DedupMatch | None:
         """The duplicate verdict: the best match at or above the thresholds, else None.
 
         A seed match beats any article match; then exact > near > containment > title,
-        then the higher score.
+        then the higher score. `features` (of the same text and title) saves computing them.
         """
-        verdicts = [
-            v for v in self._verdicts(self._featurizer.features(text, title), None) if v.passed
-        ]
+        f = features if features is not None else self._featurizer.features(text, title)
+        verdicts = [v for v in self._verdicts(f, None) if v.passed]
         if not verdicts:
             return None
         best = max(
@@ -304,11 +321,20 @@ class DedupIndex:
         if len(f.keys):
             ranked = self._text_candidates(f, kind)
             docs = [self._docs[d] for d in ranked]
-            inter = overlaps(f.shingles, [d.shingles for d in docs if d is not None])
+            # seeds' overlaps from their table, the others' in one vectorized pass
+            seed_counts = self._scan().shingle_counts(f) if self._seeds else {}
+            others = iter(
+                overlaps(
+                    f.shingles,
+                    [d.shingles for i, d in zip(ranked, docs, strict=True)
+                     if d is not None and i not in self._seeds],
+                ).tolist()
+            )  # fmt: skip
             lq = len(f.shingles)
             scored: list[tuple[float, float, int, _Doc]] = []
-            for doc_id, doc, n in zip(ranked, docs, inter.tolist(), strict=True):
+            for doc_id, doc in zip(ranked, docs, strict=True):
                 assert doc is not None
+                n = seed_counts.get(doc_id, 0) if doc_id in self._seeds else next(others)
                 lb = len(doc.shingles)
                 contain = 100.0 * n / max(min(lq, lb), 1)
                 scored.append((contain, n / max(lq + lb - n, 1), doc_id, doc))
@@ -316,7 +342,11 @@ class DedupIndex:
             for contain, jac, doc_id, doc in scored[: s.max_verify]:
                 keep(self._verify(f, doc_id, doc, contain, jac, explain))
             for contain, jac, doc_id, doc in scored[s.max_verify :]:
-                if doc.kind == "seed":  # every seed gets verified: seeds must never alert
+                # every seed gets verified (seeds must never alert); unless explaining, a seed
+                # failing the cheap bound of every test in `_verify` is skipped
+                if doc.kind == "seed" and (
+                    explain or self._scan().may_pass(f, doc_id, doc.n_words, contain, jac)
+                ):
                     keep(self._verify(f, doc_id, doc, contain, jac, explain))
 
         # Title level: when either side is short.
@@ -352,14 +382,18 @@ class DedupIndex:
             return _Verdict(doc_id, "near", near, False)
         return _Verdict(doc_id, "containment", contain, False)
 
+    def _scan(self) -> SeedScan:
+        """The seeds' shingle and 2-gram tables (rebuilt after seeds change)."""
+        if self._seed_scan is None:
+            docs = [(d, self._docs[d]) for d in sorted(self._seeds)]
+            seeds = [(d, doc.shingles, doc.norm.split()) for d, doc in docs if doc is not None]
+            self._seed_scan = SeedScan(seeds, self.settings)
+        return self._seed_scan
+
     def _spun_containment(self, f: TextFeatures, doc_id: int, doc: _Doc) -> float | None:
         """Bigram containment (0-100) of a text in a seed when the spin rule holds, else None."""
         s = self.settings
-        bigrams = self._seed_bigrams.get(doc_id)
-        if bigrams is None:
-            bigrams = np.unique(shingle_hashes(doc.norm.split(), 2))
-            self._seed_bigrams[doc_id] = bigrams
-        c2, _ = containment(np.unique(shingle_hashes(f.words, 2)), bigrams)
+        c2 = self._scan().shares(f).get(doc_id, 0.0)
         if c2 < s.seed_spin_bigram_min:
             return None
         seed_words = doc.norm.split()

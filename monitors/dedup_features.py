@@ -44,6 +44,17 @@ class TextFeatures:
     title_norm: str
     title_numbers: list[str]
     title_keys: U64 | None
+    #: filled on first use (`monitors.seed_scan`): the text's word 2-grams, and per seed doc
+    #: the count of this text's 2-grams and shingles found in it, and the 2-gram share (0-100)
+    bigrams: U32 | None = None
+    seed_bigrams: dict[int, int] | None = None
+    seed_shingles: dict[int, int] | None = None
+    seed_shares: dict[int, float] | None = None
+
+    @property
+    def text_hash(self) -> str:
+        """SHA-256 (hex) of the normalized text: `monitors.text.text_hash` without renormalizing."""
+        return hashlib.sha256(self.norm.encode("utf-8")).hexdigest()
 
 
 class Featurizer:

@@ -1,5 +1,7 @@
 """Stage 4 of a pass: dedup, tag, group and store each entry, and write the alerts it owes
-into the outbox in the same transaction (one transaction per article)."""
+into the outbox in the same transaction (one transaction per TRANSACTION_ARTICLES articles,
+a savepoint each). Dedup candidates come from the persisted index (`pipeline.dedup_index`):
+the cost follows what is new, not what is stored."""
 
 from __future__ import annotations
 
@@ -11,20 +13,25 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from monitors.config import MonitorConfig
-from monitors.dedup import DedupIndex
+from monitors.dedup_features import TextFeatures
+from monitors.dedup_records import DedupRecord, record_of
+from monitors.dedup_stored import PassDedupIndex
 from monitors.developments import DevelopmentIndex
 from monitors.kinds import AlertKind, ArticleStatus, DevelopmentStatus
 from monitors.records import DedupMatch, Tagging
 from monitors.tagging import Tagger
-from monitors.text import text_hash
+from pipeline import dedup_index
 from pipeline.assign import _alert_content, _assign_development, build_development_index
 from pipeline.extract import Candidate
 from pipeline.harvest import known_articles
 from pipeline.outbox import channel_policy, digest_due, queue_alert, routed_channels
 from pipeline.prepare import make_tagger
+from storage import dedup_store
 from storage import repository as repo
-from storage.db import session_scope
 from storage.models import Article, Development, TopicTag
+
+#: Articles stored per transaction by `process_batch` (each in its own savepoint).
+TRANSACTION_ARTICLES = 200
 
 
 @dataclass
@@ -46,34 +53,30 @@ class ArticleOutcome:
     evidence: dict[str, str] = field(default_factory=dict)
 
 
-def build_dedup_index(cfg: MonitorConfig, session: Session) -> DedupIndex:
-    """A dedup index over the monitor's seeds and every stored article."""
-    index = DedupIndex(cfg.dedup)
-    for seed in repo.list_seeds(session, monitor=cfg.name):
-        index.add(key=seed.seed_id, kind="seed", text=seed.text, title=seed.title)
-    for aid, title, text in repo.iter_article_texts(session, monitor=cfg.name):
-        index.add(key=str(aid), kind="article", text=text, title=title)
-    return index
-
-
 @dataclass
 class ProcessContext:
     """What processing compares each article with, loaded once per batch."""
 
     tagger: Tagger
-    dedup: DedupIndex
+    dedup: PassDedupIndex
+    features: list[TextFeatures]  # of the batch's candidates, in processing order
     devs: DevelopmentIndex
     seed_devs: dict[str | None, Development]
     feed_ids: dict[str, int | None]
     watched: frozenset[str]
 
 
-def load_context(cfg: MonitorConfig, s: Session, *, now: datetime) -> ProcessContext:
-    """The dedup and development indexes, seed developments and feed ids of the monitor."""
+def load_context(
+    cfg: MonitorConfig, engine: Engine, s: Session, ordered: list[Candidate], *, now: datetime
+) -> ProcessContext:
+    """The dedup index (seeds and the stored articles `ordered` collide with) and the
+    candidates' features, the development index, seed developments and feed ids."""
     tagger = make_tagger(cfg)
+    pass_index = dedup_index.open_pass_index(cfg, engine, s, [_title_and_text(c) for c in ordered])
     return ProcessContext(
         tagger=tagger,
-        dedup=build_dedup_index(cfg, s),
+        dedup=pass_index.index,
+        features=pass_index.features,
         devs=build_development_index(cfg, s, now=now, tagger=tagger),
         seed_devs={
             d.seed_ref: d
@@ -96,36 +99,54 @@ def process_batch(
     """Dedup, tag, group and store each candidate; write owed alerts in the same transaction."""
     if not candidates:
         return []
-    with Session(engine, expire_on_commit=False) as s:
-        ctx = load_context(cfg, s, now=now)
     ordered = sorted(candidates, key=lambda c: (c.item.published or now, c.item.feed, c.item.url))
-    outcomes = []
-    for cand in ordered:
-        try:
-            outcome = _process_committed(cfg, engine, ctx, cand, run_id, now, run_url)
-        except IntegrityError:
-            # an overlapping run stored this URL between our check and our insert: the unique
-            # constraint kept one copy; process again, now as an already stored article
-            outcome = _process_committed(cfg, engine, ctx, cand, run_id, now, run_url)
-        outcomes.append(outcome)
+    dedup_index.backfill(cfg, engine)  # all stored articles once, after the upgrade to 0005
+    outcomes: list[ArticleOutcome] = []
+    with Session(engine, expire_on_commit=False) as s:
+        ctx = load_context(cfg, engine, s, ordered, now=now)
+        # one lookup for the batch (harvest checked each feed; this also catches an entry
+        # listed by two feeds, or stored since by an overlapping run)
+        known = known_articles(s, monitor=cfg.name, items=[c.item for c in ordered])
+        s.commit()
+        pairs = list(zip(ordered, ctx.features, strict=True))
+        for start in range(0, len(pairs), TRANSACTION_ARTICLES):
+            records: list[tuple[int, DedupRecord]] = []
+            for cand, feats in pairs[start : start + TRANSACTION_ARTICLES]:
+                outcome = _process_saved(s, cfg, ctx, cand, feats, known, run_id, now, run_url)
+                outcomes.append(outcome)
+                if outcome.status == ArticleStatus.NEW and outcome.article_id is not None:
+                    records.append((outcome.article_id, record_of(feats, cfg.dedup)))
+            # the new articles' index rows, in one executemany per table
+            dedup_index.write_records(s, cfg=cfg, records=records)
+            s.commit()  # articles, their index rows, developments and alerts: all or nothing
     return outcomes
 
 
-def _process_committed(
+def _process_saved(
+    s: Session,
     cfg: MonitorConfig,
-    engine: Engine,
     ctx: ProcessContext,
     cand: Candidate,
+    feats: TextFeatures,
+    known: dict[str, Article],
     run_id: int | None,
     now: datetime,
     run_url: str | None,
 ) -> ArticleOutcome:
-    """One article in its own transaction; a new article joins the dedup index once stored."""
-    with session_scope(engine) as s:
-        outcome = process_article(s, cfg, ctx, cand, run_id=run_id, now=now, run_url=run_url)
+    """One article in its own savepoint; a new article joins `known` and the dedup index."""
+    try:
+        with s.begin_nested():
+            outcome = process_article(s, cfg, ctx, cand, feats, known, run_id=run_id, now=now,
+                                      run_url=run_url)  # fmt: skip
+    except IntegrityError:
+        # an overlapping run stored this URL between our check and our insert: the unique
+        # constraint kept one copy; process again, now as an already stored article
+        known.update(known_articles(s, monitor=cfg.name, items=[cand.item]))
+        with s.begin_nested():
+            outcome = process_article(s, cfg, ctx, cand, feats, known, run_id=run_id, now=now,
+                                      run_url=run_url)  # fmt: skip
     if outcome.status == ArticleStatus.NEW:
-        title, text = _title_and_text(cand)
-        ctx.dedup.add(key=str(outcome.article_id), kind="article", text=text, title=title)
+        ctx.dedup.add(key=str(outcome.article_id), kind="article", features=feats)
     return outcome
 
 
@@ -138,12 +159,17 @@ def process_article(
     cfg: MonitorConfig,
     ctx: ProcessContext,
     cand: Candidate,
+    feats: TextFeatures,
+    known: dict[str, Article],
     *,
     run_id: int | None,
     now: datetime,
     run_url: str | None,
 ) -> ArticleOutcome:
-    """Dedup, tag, group and store one candidate in the caller's transaction, alerts included."""
+    """Dedup, tag, group and store one candidate in the caller's transaction, alerts included.
+
+    `feats` are the candidate's dedup features; `known` the stored articles by URL and by
+    "guid:" + GUID (a new article is added to it)."""
     item, ext = cand.item, cand.text
     title, text = _title_and_text(cand)
     published = item.published or ext.published or now
@@ -153,10 +179,10 @@ def process_article(
     topics = tagging.topic_names()
     known_feed = any(f.name == item.feed for f in cfg.feeds)
     outlet = cfg.feed(item.feed).outlet_name if known_feed else None
-    stored = known_articles(s, monitor=cfg.name, items=[item]).get(item.url)
+    stored = known.get(item.url) or (known.get(f"guid:{item.guid}") if item.guid else None)
     if stored is not None:
-        return _update_version(s, cfg, stored, cand, title, text, tagging, feed_ids, now)
-    match = dedup.find(text=text, title=title)
+        return _update_version(s, cfg, stored, cand, title, text, tagging, feed_ids, now, feats)
+    match = dedup.find(features=feats)
     article = Article(
         monitor=cfg.name,
         url=item.url,
@@ -173,7 +199,7 @@ def process_article(
         published_at=published,
         outlet=outlet,
         content_hash=item.content_hash,
-        text_hash=text_hash(text),
+        text_hash=feats.text_hash,
         first_seen_at=now,
         updated_at=now,
         relevant=tagging.relevant,
@@ -189,8 +215,8 @@ def process_article(
     s.flush()
     feed_id = feed_ids.get(item.feed)
     if feed_id is not None and article.id is not None:
-        repo.add_article_source(
-            s, article_id=article.id, feed_id=feed_id, link=item.link, guid=item.guid
+        repo.add_article_source(  # a new article has no source yet: nothing to look up
+            s, article_id=article.id, feed_id=feed_id, link=item.link, guid=item.guid, known=set()
         )
     for hit in tagging.topics:
         s.add(
@@ -243,6 +269,9 @@ def process_article(
                 n_alerts += queued is not None
     s.flush()
     aid = article.id
+    known[item.url] = article
+    if item.guid:
+        known[f"guid:{item.guid}"] = article
     return ArticleOutcome(
         article_id=aid,
         feed=item.feed,
@@ -269,8 +298,10 @@ def _update_version(
     tagging: Tagging,
     feed_ids: dict[str, int | None],
     now: datetime,
+    feats: TextFeatures,
 ) -> ArticleOutcome:
-    """A stored article whose entry changed: keep the old content as a version, update."""
+    """A stored article whose entry changed: keep the old content as a version, update (its
+    dedup index rows follow its new text)."""
     feed_id = feed_ids.get(cand.item.feed)
     if feed_id is not None and stored.id is not None:
         repo.add_article_source(
@@ -283,10 +314,15 @@ def _update_version(
         stored.title = title[:2000]
         stored.summary = cand.item.summary
         stored.text = text
-        stored.text_hash = text_hash(text)
+        stored.text_hash = feats.text_hash
         stored.content_hash = cand.item.content_hash
         stored.updated_at = now
         s.add(stored)
+        if stored.id is not None:
+            dedup_store.delete_dedup_entries(s, article_ids=[stored.id])
+            dedup_index.write_records(
+                s, cfg=cfg, records=[(stored.id, record_of(feats, cfg.dedup))]
+            )
         note, status = f"changed: stored as version {stored.version}", ArticleStatus.UPDATED
     return ArticleOutcome(
         article_id=stored.id,

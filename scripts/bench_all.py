@@ -24,6 +24,8 @@ BENCHMARKS = (
     "scripts.bench_dedup",
     "scripts.bench_topics",
     "scripts.bench_orchestration",
+    "scripts.bench_pass",
+    "scripts.bench_peer",
 )
 
 

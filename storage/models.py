@@ -12,7 +12,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -290,3 +301,56 @@ class Run(SQLModel, table=True):
     started_at: datetime
     finished_at: datetime | None = None
     summary: dict[str, Any] | None = _json(dict)
+
+
+# --- dedup index -----------------------------------------------------------------------------
+#: `DedupBand.band` of title bands: TITLE_BAND_BASE + band (text bands are 0 .. lsh_bands - 1).
+TITLE_BAND_BASE = 1000
+
+
+class DedupDoc(SQLModel, table=True):
+    """What duplicate verification needs of a stored article, written when it is stored."""
+
+    __tablename__ = "dedup_doc"
+    __table_args__ = (Index("ix_dedup_doc_monitor_exact", "monitor", "exact"),)
+
+    article_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("article.id", ondelete="CASCADE"), primary_key=True)
+    )
+    monitor: str = Field(max_length=80)
+    n_words: int
+    title_norm: str = _text()
+    #: normalized text, kept only for short texts (long ones are read from `article.text`)
+    short_norm: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    #: SHA-256 of the normalized text (or of title and text for short ones), when exact-able
+    exact: bytes | None = Field(default=None, sa_column=Column(LargeBinary(32), nullable=True))
+    #: sorted unique 3-gram shingle hashes, little-endian uint32
+    shingles: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+
+
+class DedupBand(SQLModel, table=True):
+    """One LSH band key of a stored article: candidates are the articles sharing (band, key)."""
+
+    __tablename__ = "dedup_band"
+    __table_args__ = (Index("ix_dedup_band_article", "article_id"),)
+
+    monitor: str = Field(max_length=80, primary_key=True)
+    band: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    article_id: int = Field(
+        sa_column=Column(
+            Integer,
+            ForeignKey("article.id", ondelete="CASCADE"),
+            primary_key=True,
+            autoincrement=False,
+        )
+    )
+
+
+class DedupProgress(SQLModel, table=True):
+    """How far a monitor's articles are known to have index rows (all ids up to this one)."""
+
+    __tablename__ = "dedup_progress"
+
+    monitor: str = Field(max_length=80, primary_key=True)
+    indexed_through: int = 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import statistics
+import time
 from collections.abc import Iterator
 from email.utils import formatdate
 from pathlib import Path
@@ -230,3 +232,20 @@ def test_committed_samples_are_up_to_date(tmp_path: Path) -> None:
     assert not stale, f"samples/ is stale; run `python -m scripts.build_samples`: {stale[:5]}"
     total = sum((SAMPLES / p).stat().st_size for p in committed)
     assert total < 3_000_000
+
+
+def test_keep_alive_requests_are_not_held_back_by_nagle(client: Client) -> None:
+    """Requests on one keep-alive connection answer at once, not after the client's delayed
+    ACK (~40 ms each when the server leaves Nagle's algorithm on)."""
+    conn = http.client.HTTPConnection(client.host, client.port, timeout=10)
+    times = []
+    try:
+        for _ in range(21):
+            t = time.perf_counter()
+            conn.request("GET", "/index.txt")
+            resp = conn.getresponse()
+            assert resp.status == 200 and resp.read()
+            times.append(time.perf_counter() - t)
+    finally:
+        conn.close()
+    assert statistics.median(times[1:]) < 0.02, f"per-request times {times}"

@@ -1,0 +1,171 @@
+"""Repository functions of the persisted dedup index (`dedup_doc`, `dedup_band`), keyword-only.
+
+A stored article's band keys and verification features are written in the transaction that
+stores it; a pass asks only for the rows its new articles collide with, so its cost follows
+what is new, not what is stored. No function commits: the pass owns the transaction.
+Keys are signed 64-bit integers (the LSH's unsigned keys viewed as int64).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from storage.models import Article, DedupBand, DedupDoc, DedupProgress
+
+#: Probes or ids per statement (SQLite allows 32,766 bound parameters; a probe takes 2).
+CHUNK = 2000
+
+
+def add_dedup_entries(
+    session: Session,
+    *,
+    monitor: str,
+    docs: Sequence[DedupDoc],
+    bands: Sequence[tuple[int, int, int]],
+) -> None:
+    """Insert articles' features and their (band, key, article_id) rows, in bulk (Core
+    `executemany`: no ORM objects)."""
+    if docs:
+        rows = [
+            {
+                "article_id": d.article_id,
+                "monitor": monitor,
+                "n_words": d.n_words,
+                "title_norm": d.title_norm,
+                "short_norm": d.short_norm,
+                "exact": d.exact,
+                "shingles": d.shingles,
+            }
+            for d in docs
+        ]
+        session.execute(DedupDoc.__table__.insert(), rows)  # type: ignore[attr-defined]
+    if bands:
+        unique = sorted(set(bands))  # a text repeating a chunk repeats its keys
+        session.execute(
+            DedupBand.__table__.insert(),  # type: ignore[attr-defined]
+            [{"monitor": monitor, "band": b, "key": k, "article_id": a} for b, k, a in unique],
+        )
+
+
+def delete_dedup_entries(session: Session, *, article_ids: Sequence[int]) -> None:
+    """Forget the index rows of these articles (their text changed, or they are removed)."""
+    ids = list(article_ids)
+    for i in range(0, len(ids), CHUNK):
+        part = ids[i : i + CHUNK]
+        session.execute(delete(DedupBand).where(col(DedupBand.article_id).in_(part)))
+        session.execute(delete(DedupDoc).where(col(DedupDoc.article_id).in_(part)))
+
+
+def band_hits(
+    session: Session, *, monitor: str, probes: Sequence[tuple[int, int]], cap: int
+) -> list[tuple[int, int, int]]:
+    """(band, key, article_id) of stored articles sharing a probed (band, key), at most the
+    newest `cap` articles per (band, key), newest first within a bucket.
+
+    One `band = ? AND key IN (...)` statement per band (and chunk): a seek per probed key in
+    the primary key on SQLite and PostgreSQL alike (a row-value IN is planned as a scan).
+    """
+    by_band: dict[int, list[int]] = {}
+    for band, key in sorted(set(probes)):
+        by_band.setdefault(band, []).append(key)
+    out: list[tuple[int, int, int]] = []
+    for band, keys in by_band.items():
+        for i in range(0, len(keys), CHUNK):
+            q = (
+                select(DedupBand.key, DedupBand.article_id)
+                .where(
+                    DedupBand.monitor == monitor,
+                    DedupBand.band == band,
+                    col(DedupBand.key).in_(keys[i : i + CHUNK]),
+                )
+                .order_by(col(DedupBand.key), col(DedupBand.article_id).desc())
+            )
+            last: int | None = None
+            taken = 0
+            for key, aid in session.exec(q):
+                if key != last:
+                    last, taken = key, 0
+                if taken < cap:
+                    out.append((band, int(key), int(aid)))
+                    taken += 1
+    return out
+
+
+def exact_hits(
+    session: Session, *, monitor: str, hashes: Sequence[bytes]
+) -> list[tuple[bytes, int]]:
+    """(hash, article_id) of stored articles whose exact-text hash is one of `hashes`."""
+    wanted = sorted(set(hashes))
+    out: list[tuple[bytes, int]] = []
+    for i in range(0, len(wanted), CHUNK):
+        q = select(DedupDoc.exact, DedupDoc.article_id).where(
+            DedupDoc.monitor == monitor, col(DedupDoc.exact).in_(wanted[i : i + CHUNK])
+        )
+        out += [(bytes(h), int(a)) for h, a in session.exec(q) if h is not None]
+    return out
+
+
+def dedup_docs(session: Session, *, article_ids: Sequence[int]) -> list[tuple[DedupDoc, str]]:
+    """The stored features of these articles (those indexed) with each article's title,
+    by article id."""
+    ids = sorted(set(article_ids))
+    out: list[tuple[DedupDoc, str]] = []
+    for i in range(0, len(ids), CHUNK):
+        q = (
+            select(DedupDoc, Article.title)
+            .join(Article, col(Article.id) == col(DedupDoc.article_id))
+            .where(col(DedupDoc.article_id).in_(ids[i : i + CHUNK]))
+            .order_by(col(DedupDoc.article_id))
+        )
+        out += [(doc, title) for doc, title in session.exec(q)]
+    return out
+
+
+def article_texts(session: Session, *, article_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """(title, text) of these articles by id."""
+    ids = sorted(set(article_ids))
+    out: dict[int, tuple[str, str]] = {}
+    for i in range(0, len(ids), CHUNK):
+        q = select(Article.id, Article.title, Article.text).where(
+            col(Article.id).in_(ids[i : i + CHUNK])
+        )
+        out.update({int(aid or 0): (title, text) for aid, title, text in session.exec(q)})
+    return out
+
+
+def index_tail(session: Session, *, monitor: str, after: int, limit: int) -> list[tuple[int, bool]]:
+    """(id, has index rows) of the monitor's next `limit` articles with ids above `after`, in
+    id order: what a pass checks is only what was stored since the last check."""
+    q = (
+        select(Article.id, col(DedupDoc.article_id).is_not(None))
+        .outerjoin(DedupDoc, col(DedupDoc.article_id) == col(Article.id))
+        .where(Article.monitor == monitor, col(Article.id) > after)
+        .order_by(col(Article.id))
+        .limit(limit)
+    )
+    return [(int(aid or 0), bool(indexed)) for aid, indexed in session.exec(q)]
+
+
+def indexed_through(session: Session, *, monitor: str) -> int:
+    """The article id up to which the monitor's articles all have index rows (0: none)."""
+    row = session.get(DedupProgress, monitor)
+    return row.indexed_through if row is not None else 0
+
+
+def set_indexed_through(session: Session, *, monitor: str, article_id: int) -> None:
+    """Record that the monitor's articles up to `article_id` all have index rows."""
+    row = session.get(DedupProgress, monitor)
+    if row is None:
+        try:
+            with session.begin_nested():  # another worker may record it first
+                session.add(DedupProgress(monitor=monitor, indexed_through=article_id))
+            return
+        except IntegrityError:
+            row = session.get(DedupProgress, monitor)
+            assert row is not None
+    row.indexed_through = max(row.indexed_through, article_id)
+    session.add(row)

@@ -113,7 +113,7 @@ def backfill(cfg: MonitorConfig, engine: Engine) -> int:
 
     Only articles stored since the last check are looked at (`dedup_progress` remembers how
     far every article is known to be indexed), so after the one catch-up that follows the
-    upgrade to migration 0005 this costs what was stored since, not what is stored."""
+    upgrade to migration 0004 this costs what was stored since, not what is stored."""
     index = DedupIndex(cfg.dedup)
     done = 0
     while True:

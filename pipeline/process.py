@@ -100,7 +100,7 @@ def process_batch(
     if not candidates:
         return []
     ordered = sorted(candidates, key=lambda c: (c.item.published or now, c.item.feed, c.item.url))
-    dedup_index.backfill(cfg, engine)  # all stored articles once, after the upgrade to 0005
+    dedup_index.backfill(cfg, engine)  # all stored articles once, after the upgrade to 0004
     outcomes: list[ArticleOutcome] = []
     with Session(engine, expire_on_commit=False) as s:
         ctx = load_context(cfg, engine, s, ordered, now=now)

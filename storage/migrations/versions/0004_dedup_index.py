@@ -4,7 +4,7 @@ Written when an article is stored and queried by each pass, so no pass rebuilds 
 from every stored text. Existing articles are indexed by the first pass after the upgrade.
 (Revises 0003 on this branch; chained after 0004 when merged.)
 
-Revision ID: 0005
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-30 01:19:35.674677
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0005"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import bisect
 import math
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Literal
 
+from monitors.dev_features import features
 from monitors.entities import entities as _entities
-from monitors.text import normalize, split_sentences
+from monitors.wordlists import load_word_list
 
 Status = Literal["new", "known"]
 
@@ -34,9 +33,9 @@ Status = Literal["new", "known"]
 #: development. Chosen on the labelled rss2023 events (docs/topics.md): 0.18 merges more
 #: (B-cubed P 0.79 R 0.83), 0.22 splits more (R 0.74); 0.20 keeps every required alert.
 MATCH_THRESHOLD = 0.2
-#: Seeds match at any date, so they need much stronger evidence than a report of the same
-#: days: below ~0.45 generic seed leads ("pressure from South Korea, the US and Japan") absorb
-#: unrelated North Korea stories and, by chaining, suppress their alerts.
+#: Cosine at which an article may join a seed development; a seed match also needs a shared rare
+#: name (SEED_ENTITY_DF_SHARE) and one of the seed's topics, or generic seed leads ("pressure
+#: from South Korea, the US and Japan") absorb unrelated stories and suppress their alerts.
 SEED_THRESHOLD = 0.12
 #: A seed whose news date is known covers articles from this long before it (the run-up: an
 #: announced visit is covered by a seed reporting the visit itself)...
@@ -50,54 +49,7 @@ SEED_ENTITY_DF_SHARE = 0.02
 SEED_ENTITY_MIN_DF = 5
 #: Countries and capitals: the setting of a story, not what identifies it (a seed is not
 #: matched on "Ukraine" or "Japan" alone).
-_PLACE_WORDS = frozenset(
-    [
-        "ukraine",
-        "ukrainian",
-        "kyiv",
-        "kiev",
-        "china",
-        "chinese",
-        "beijing",
-        "japan",
-        "japanese",
-        "tokyo",
-        "south",
-        "korea",
-        "korean",
-        "seoul",
-        "us",
-        "u",
-        "s",
-        "usa",
-        "united",
-        "states",
-        "america",
-        "american",
-        "washington",
-        "iran",
-        "iranian",
-        "israel",
-        "gaza",
-        "europe",
-        "european",
-        "eu",
-        "britain",
-        "uk",
-        "france",
-        "germany",
-        "india",
-        "taiwan",
-        "belarus",
-        "vietnam",
-        "mongolia",
-        "syria",
-        "asia",
-        "pacific",
-        "west",
-        "western",
-    ]
-)
+_PLACE_WORDS = load_word_list("place_words.txt")
 #: Added to the cosine when the article and the development share a topic (same angle).
 TOPIC_BONUS = 0.10
 #: Reports further apart than the window but within LONG_WINDOW still join at LONG_THRESHOLD.
@@ -111,13 +63,6 @@ NORM_REFRESH_MIN = 20
 USE_PROFILE = True
 #: Names (people, places, organisations) weigh more than ordinary words.
 ENTITY_BOOST = 1.0
-#: Words of the lead used for matching: the headline and lead carry a story's own news;
-#: background recaps (which must not make a seed cover an older event) come later.
-LEAD_WORDS = 70
-#: At most this many lead sentences (seed pages open with short boilerplate lines, skipped).
-LEAD_SENTENCES = 4
-#: A lead sentence needs this many words (drops "Newsletter", "Home » World »" lines).
-MIN_LEAD_SENTENCE_WORDS = 4
 #: Postings scanned per query feature, newest first. Developments are added roughly in time
 #: order, so the newest postings are the ones inside the window.
 MAX_POSTINGS_SCAN = 150
@@ -127,318 +72,6 @@ MAX_DF_SHARE = 0.02
 MIN_DF_CAP = 50
 #: Query features used for retrieval: the rarest ones.
 MAX_QUERY_FEATURES = 32
-
-_STOP = set(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "if",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "with",
-        "from",
-        "into",
-        "onto",
-        "over",
-        "under",
-        "about",
-        "after",
-        "before",
-        "amid",
-        "among",
-        "as",
-        "than",
-        "then",
-        "that",
-        "this",
-        "these",
-        "those",
-        "it",
-        "its",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "has",
-        "have",
-        "had",
-        "do",
-        "does",
-        "did",
-        "will",
-        "would",
-        "could",
-        "should",
-        "may",
-        "might",
-        "can",
-        "must",
-        "not",
-        "no",
-        "yes",
-        "so",
-        "such",
-        "he",
-        "she",
-        "they",
-        "we",
-        "you",
-        "i",
-        "his",
-        "her",
-        "their",
-        "our",
-        "your",
-        "him",
-        "them",
-        "us",
-        "me",
-        "my",
-        "who",
-        "whom",
-        "whose",
-        "which",
-        "what",
-        "when",
-        "where",
-        "why",
-        "how",
-        "all",
-        "any",
-        "both",
-        "each",
-        "more",
-        "most",
-        "other",
-        "some",
-        "new",
-        "says",
-        "said",
-        "say",
-        "saying",
-        "told",
-        "tells",
-        "according",
-        "report",
-        "reports",
-        "reported",
-        "also",
-        "just",
-        "now",
-        "still",
-        "after",
-        "while",
-        "during",
-        "since",
-        "week",
-        "weeks",
-        "day",
-        "days",
-        "year",
-        "years",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "one",
-        "two",
-        "three",
-        "first",
-        "last",
-        "latest",
-        "live",
-        "update",
-        "updates",
-        "video",
-        "watch",
-        "photos",
-        "s",
-        "t",
-        "up",
-        "out",
-        "off",
-        "amp",
-        "quot",
-        "via",
-        "per",
-    ]
-)
-#: The North Korea-Russia monitor's subject words (see `features`).
-SCOPE_WORDS = frozenset(
-    [
-        "north",
-        "korea",
-        "korean",
-        "koreans",
-        "nk",
-        "dprk",
-        "pyongyang",
-        "kim",
-        "jong",
-        "un",
-        "russia",
-        "russian",
-        "russians",
-        "moscow",
-        "kremlin",
-    ]
-)
-
-
-#: News-vocabulary variants folded onto one feature (after stemming): outlets describe one
-#: event with different words ("drills"/"exercises", "mother"/"mom", "custody"/"detained").
-_SYNONYMS: dict[str, str] = {
-    "exercise": "drill",
-    "wargame": "drill",
-    "mom": "mother",
-    "mum": "mother",
-    "custody": "detain",
-    "detention": "detain",
-    "captivity": "detain",
-    "arms": "weapon",
-    "weaponry": "weapon",
-    "munitions": "munition",
-    "ammunition": "munition",
-    "ammo": "munition",
-    "shells": "munition",
-    "escapee": "defector",
-    "refugee": "defector",
-    "deport": "repatriate",
-    "repatriation": "repatriate",
-    "starvation": "starve",
-    "famine": "starve",
-    "hunger": "starve",
-    "sack": "dismiss",
-    "oust": "dismiss",
-    "desertion": "desert",
-    "deserter": "desert",
-    "serviceman": "soldier",
-    "pvt": "soldier",
-}
-
-
-#: Words kept either side of the subject's mention in a roundup item (see `lead`).
-ABOUT_WORDS = 12
-#: The monitor's subject named in a headline or sentence (see `features`).
-SUBJECT = re.compile(
-    r"\b(?:north korea\w*|n\.? korea\w*|north[’']s|pyongyang|dprk|kim jong|kim)\b", re.IGNORECASE
-)
-
-
-def _stem(tok: str) -> str:
-    """A light English suffix stripper (plural, -ed, -ing, final e); other scripts unchanged.
-
-    fire/fires/fired/firing -> "fir", launch/launches/launched -> "launch". Crude, but the
-    same word always gets the same stem, which is all matching needs.
-    """
-    if not tok.isascii() or not tok.isalpha() or len(tok) <= 3:
-        return tok
-    w = tok
-    if w.endswith("ies") and len(w) > 4:
-        w = w[:-3] + "y"
-    elif w.endswith(("sses", "shes", "ches", "xes", "zes")):
-        w = w[:-2]
-    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        w = w[:-1]
-    elif w.endswith("ing") and len(w) > 5:
-        w = w[:-3]
-        if len(w) > 2 and w[-1] == w[-2] and w[-1] not in "lsz":
-            w = w[:-1]
-    elif w.endswith("ied") and len(w) > 4:
-        w = w[:-3] + "y"
-    elif w.endswith("eed") and len(w) > 4:
-        w = w[:-1]  # agreed -> agree
-    elif w.endswith("ed") and len(w) > 4:
-        w = w[:-2]
-        if len(w) > 2 and w[-1] == w[-2] and w[-1] not in "lsz":
-            w = w[:-1]
-    if w.endswith("e") and len(w) > 3 and not w.endswith("ee"):
-        w = w[:-1]
-    return w
-
-
-_SYN_STEMS = {_stem(k): _stem(v) for k, v in _SYNONYMS.items()}
-
-
-@lru_cache(maxsize=1 << 16)
-def _term(tok: str) -> str:
-    """Stem of a word with news synonyms folded."""
-    st = _stem(tok)
-    return _SYN_STEMS.get(st, st)
-
-
-def lead(text: str, *, about: re.Pattern[str] | None = None) -> str:
-    """The lead of a text: its first substantial sentences, up to about LEAD_WORDS words.
-
-    With `about`, only sentences (or ";"-separated items) matching it are kept, when any do.
-    """
-    sentences = split_sentences(text)
-    if about is not None:
-        hits = []
-        for item in (i for s in sentences for i in s.split("; ")):
-            m = about.search(item)
-            if m is not None:
-                # Feeds glue items without full stops: keep the words around the mention.
-                before = item[: m.start()].split()[-ABOUT_WORDS:]
-                after = item[m.start() :].split()[: ABOUT_WORDS + 1]
-                hits.append(" ".join(before + after))
-        if hits:
-            sentences = hits
-    out: list[str] = []
-    words = 0
-    for s in sentences:
-        n = len(s.split())
-        if n < MIN_LEAD_SENTENCE_WORDS or "»" in s:
-            continue
-        out.append(s)
-        words += n
-        if words >= LEAD_WORDS or len(out) >= LEAD_SENTENCES:
-            break
-    return " ".join(out)
-
-
-def features(
-    title: str,
-    text: str,
-    *,
-    entity_fn: Callable[[str, str], set[str]] = _entities,
-    scope_words: frozenset[str] = SCOPE_WORDS,
-    subject: re.Pattern[str] | None = SUBJECT,
-) -> set[str]:
-    """Matching features of an article: stemmed content words and ``e:``-prefixed names.
-
-    Words in `scope_words` (the monitor's own subject: "North Korea", "Kim Jong Un") are left
-    out: every article of the monitor has them, so they say nothing about which event it is.
-    When the headline does not name the subject (`subject`: a roundup, "Russia-Ukraine war at
-    a glance", or a story about someone else that mentions North Korea), the lead is cut to the
-    sentences that do name it: that item is what the article reports about the subject.
-    """
-    about = None if subject is None or subject.search(title) else subject
-    body = lead(text, about=about)
-    feats = {
-        _term(t)
-        for t in normalize(f"{title} {body}").split()
-        if len(t) > 1 and t not in _STOP and t not in scope_words and not t.isdigit()
-    }
-    for e in entity_fn(title, body):
-        if not set(e.split()) <= scope_words:
-            feats.add("e:" + e)
-    return feats
 
 
 @dataclass

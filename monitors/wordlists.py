@@ -25,3 +25,17 @@ def load_word_list(name: str) -> frozenset[str]:
     """The entries of the word list `monitors/data/<name>` (comments and blank lines dropped)."""
     words = (line.split("#", 1)[0].strip() for line in read_data_file(name).splitlines())
     return frozenset(w for w in words if w)
+
+
+@cache
+def load_word_pairs(name: str) -> dict[str, str]:
+    """The `variant canonical` pairs of `monitors/data/<name>`, one pair a line."""
+    pairs: dict[str, str] = {}
+    for number, line in enumerate(read_data_file(name).splitlines(), start=1):
+        entry = line.split("#", 1)[0].split()
+        if not entry:
+            continue
+        if len(entry) != 2:
+            raise ValueError(f"monitors/data/{name}:{number}: expected `variant canonical`")
+        pairs[entry[0]] = entry[1]
+    return pairs

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitors.developments import DevelopmentIndex, features, lead
+from monitors.dev_features import features, lead
+from monitors.developments import DevelopmentIndex
 
 T0 = datetime(2023, 10, 13, 12, tzinfo=UTC)
 WATCHED = frozenset({"flights", "sanctions", "summits"})

@@ -67,7 +67,7 @@ from pipeline.extract import Candidate
 from pipeline.harvest import Harvest
 from pipeline.run import run_pass
 from scripts.build_dedup_pairs import html_to_text, read_jsonl
-from storage import repository as repo
+from storage import repo_feeds
 from storage.db import get_engine
 from tests.support.httpserver import LocalHTTPServer, Request, Response
 
@@ -586,7 +586,7 @@ def forced_full_fetches(cfg: MonitorConfig, engine: Engine) -> int:
     staggered per feed after its first poll): these answer 200, not 304, on a re-poll."""
     every = cfg.fetch.force_full_fetch_every
     with Session(engine) as s:
-        feeds = repo.list_feeds(s, monitor=cfg.name)
+        feeds = repo_feeds.list_feeds(s, monitor=cfg.name)
     return sum(f.polls_since_full + 1 >= every for f in feeds if f.etag or f.last_modified)
 
 

@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 from monitors.alerts import AlertContent
 from monitors.channels import Send, channel_policy, make_senders
 from monitors.clock import as_utc, utcnow
-from monitors.config import DeliveryPolicy, MonitorConfig
+from monitors.config import MonitorConfig
+from monitors.config_channels import DeliveryPolicy
 from monitors.delivery import in_quiet_hours, render_digest
 from monitors.errors import ConfigError, DeliveryError, NewsmonError
 from monitors.kinds import NEWS_KINDS, AlertKind, AttemptOutcome

@@ -13,7 +13,8 @@ from sqlmodel import Session
 from monitors.alerts import AlertContent, alert_subject
 from monitors.channels import channel_names
 from monitors.channels import channel_policy as monitor_channel_policy
-from monitors.config import DeliveryPolicy, MonitorConfig
+from monitors.config import MonitorConfig
+from monitors.config_channels import DeliveryPolicy
 from monitors.kinds import AlertKind, ChannelName
 from storage import repo_alerts
 from storage.models import Alert

@@ -17,7 +17,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from scripts.build_dedup_pairs import html_to_text, read_jsonl
+from scripts.build_dedup_pairs_text import html_to_text, read_jsonl
 from tests.support.httpserver import LocalHTTPServer, Request, Response
 
 REPO = Path(__file__).resolve().parents[1]

@@ -101,11 +101,11 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         return cmd_feeds_import(args) if args.action == "import" else cmd_feeds_export(args)
     from sqlmodel import Session
 
-    from storage import repository as repo
+    from storage import repo_feeds
 
     cfg = load(args)
     with Session(engine_of(cfg)) as s:
-        feeds = repo.list_feeds(s, monitor=cfg.name)
+        feeds = repo_feeds.list_feeds(s, monitor=cfg.name)
     records: list[dict[str, Any]] = [
         {
             "feed": f.name,
@@ -153,14 +153,14 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     """List alerts (pending, sent, dead) or resend dead-lettered ones."""
     from sqlmodel import Session
 
-    from storage import repository as repo
+    from storage import repo_alerts
 
     cfg = load(args)
     engine = engine_of(cfg)
     if args.action == "retry":
         return _retry(cfg, engine, args)
     with Session(engine) as s:
-        alerts = repo.list_alerts(s, monitor=cfg.name, status=args.status)
+        alerts = repo_alerts.list_alerts(s, monitor=cfg.name, status=args.status)
     if args.json:
         print_json(
             [
@@ -209,13 +209,13 @@ def _retry(cfg: MonitorConfig, engine: Any, args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
     from pipeline.deliver import deliver_pending
-    from storage import repository as repo
+    from storage import repo_alerts
     from storage.db import session_scope
 
     ids: list[int] = list(args.ids or [])
     if ids:
         with Session(engine) as s:
-            known = {a.id: a.status for a in repo.list_alerts(s, monitor=cfg.name)}
+            known = {a.id: a.status for a in repo_alerts.list_alerts(s, monitor=cfg.name)}
         unknown = [i for i in ids if i not in known]
         if unknown:
             raise CliError(
@@ -233,7 +233,7 @@ def _retry(cfg: MonitorConfig, engine: Any, args: argparse.Namespace) -> int:
                 status=EXIT_NOT_FOUND,
             )
     with session_scope(engine) as s:
-        n = repo.requeue_dead_alerts(s, monitor=cfg.name, alert_ids=ids or None)
+        n = repo_alerts.requeue_dead_alerts(s, monitor=cfg.name, alert_ids=ids or None)
     print(f"requeued {n} dead alert(s)")
     if n == 0:
         return EXIT_OK
@@ -297,6 +297,7 @@ def export_rows(cfg: MonitorConfig, what: str) -> list[dict[str, Any]]:
     """Stored articles or alerts as flat records with ISO 8601 UTC timestamps (every format)."""
     from sqlmodel import Session
 
+    from storage import repo_alerts
     from storage import repository as repo
     from storage.models import AlertPublic, ArticlePublic
 
@@ -313,7 +314,7 @@ def export_rows(cfg: MonitorConfig, what: str) -> list[dict[str, Any]]:
         else:
             rows = [
                 AlertPublic.model_validate(a).model_dump()
-                for a in repo.list_alerts(s, monitor=cfg.name)
+                for a in repo_alerts.list_alerts(s, monitor=cfg.name)
             ]
     return [jsonable(r) for r in rows]
 

@@ -17,7 +17,7 @@ from prefect.logging import get_logger
 
 from monitors.config import MonitorConfig
 from pipeline.deliver import notify_run_failure
-from storage import repository as repo
+from storage import repo_alerts, repo_feeds
 from storage.db import session_scope
 
 CRASHED = "crashed"
@@ -46,7 +46,7 @@ def notice_crashed_runs(cfg: MonitorConfig, engine: Any, *, run_url: str | None)
     Call only while holding the monitor's lock. Returns one line per crashed run.
     """
     with session_scope(engine) as s:
-        runs = repo.unfinished_runs(s, monitor=cfg.name)
+        runs = repo_feeds.unfinished_runs(s, monitor=cfg.name)
         lines = {}
         for run in runs:
             lines[run.id] = (
@@ -54,8 +54,8 @@ def notice_crashed_runs(cfg: MonitorConfig, engine: Any, *, run_url: str | None)
                 f"{run.started_at:%Y-%m-%d %H:%M:%S} UTC) ended without finishing (killed or "
                 "crashed); this run picks up what it left"
             )
-            repo.close_run(s, run=run, status=CRASHED, headline=lines[run.id])
-        freed = repo.release_claims(s, monitor=cfg.name) if runs else 0
+            repo_feeds.close_run(s, run=run, status=CRASHED, headline=lines[run.id])
+        freed = repo_alerts.release_claims(s, monitor=cfg.name) if runs else 0
     for run in runs:
         if run.flow_run_id:
             mark_prefect_crashed(run.flow_run_id, lines[run.id])
@@ -72,5 +72,7 @@ def notice_crashed_runs(cfg: MonitorConfig, engine: Any, *, run_url: str | None)
 def close_failed_run(cfg: MonitorConfig, engine: Any, *, flow_run_id: str, state: str) -> None:
     """Close the run row of a flow run that ended Failed/Crashed through Prefect's hooks."""
     with session_scope(engine) as s:
-        for run in repo.unfinished_runs(s, monitor=cfg.name, flow_run_id=flow_run_id):
-            repo.close_run(s, run=run, status=state.lower(), headline=f"flow run ended {state}")
+        for run in repo_feeds.unfinished_runs(s, monitor=cfg.name, flow_run_id=flow_run_id):
+            repo_feeds.close_run(
+                s, run=run, status=state.lower(), headline=f"flow run ended {state}"
+            )

@@ -31,7 +31,7 @@ from pipeline.deliver import notify_run_failure
 from pipeline.process import ArticleOutcome
 from pipeline.run import run_pass
 from pipeline.summary import PassSummary, outcome_rows
-from storage import repository as repo
+from storage import repo_feeds
 from storage.db import get_engine, session_scope
 from storage.locks import monitor_lock
 
@@ -226,8 +226,8 @@ def locked_pass(cfg: MonitorConfig, engine: Any, *, force: bool, waited: float) 
     verdict = judge(summary.as_dict())
     summary.status, summary.headline = verdict.status, verdict.headline
     with session_scope(engine) as s:
-        repo.finish_run(s, run_id=summary.run_id or 0, summary=summary.as_dict())
-        feeds = repo.list_feeds(s, monitor=cfg.name)
+        repo_feeds.finish_run(s, run_id=summary.run_id or 0, summary=summary.as_dict())
+        feeds = repo_feeds.list_feeds(s, monitor=cfg.name)
     publish_artifacts(cfg, summary, summary.outcomes, feeds)
     if verdict.status == "failed":
         logger.error(verdict.headline)

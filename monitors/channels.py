@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from monitors.alerts import AlertContent, render_email, render_slack, render_text
-from monitors.config import DeliveryPolicy, MonitorConfig
+from monitors.config import MonitorConfig
+from monitors.config_channels import DeliveryPolicy
 from monitors.delivery import (
     AppriseSender,
     FileOutbox,

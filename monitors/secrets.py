@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from monitors.config import SecretRef
+from monitors.config_channels import SecretRef
 from monitors.errors import ConfigError
 
 BlockLookup = Callable[[str], str]

@@ -16,14 +16,15 @@ from sqlalchemy.engine import Engine
 from monitors.alerts import AlertContent
 from monitors.channels import Send, channel_policy, make_senders
 from monitors.clock import as_utc, utcnow
-from monitors.config import DeliveryPolicy, MonitorConfig
+from monitors.config import MonitorConfig
+from monitors.config_channels import DeliveryPolicy
 from monitors.delivery import in_quiet_hours, render_digest
 from monitors.errors import ConfigError, DeliveryError, NewsmonError
 from monitors.kinds import NEWS_KINDS, AlertKind, AttemptOutcome
 from monitors.retry import retry_delay
 from monitors.secrets import BlockLookup
 from pipeline.outbox import alert_channels, queue_alert
-from storage import repository as repo
+from storage import repo_alerts
 from storage.db import session_scope
 from storage.models import Alert
 
@@ -111,11 +112,11 @@ def deliver_pending(
         return report
     now = now or utcnow()
     with session_scope(engine) as s:
-        names = repo.due_alert_channels(s, monitor=cfg.name, now=now, ids=alert_ids)
+        names = repo_alerts.due_alert_channels(s, monitor=cfg.name, now=now, ids=alert_ids)
     # one channel at a time, claimed just before it is sent: a crash holds back only that one
     for name in names:
         with session_scope(engine) as s:  # claims are committed before anything is sent
-            alerts = repo.claim_due_alerts(
+            alerts = repo_alerts.claim_due_alerts(
                 s,
                 monitor=cfg.name,
                 now=now,
@@ -130,7 +131,7 @@ def deliver_pending(
         if channel is None:
             with session_scope(engine) as s:
                 for alert in alerts:
-                    repo.release_alert(s, alert=alert, until=now + timedelta(hours=1))
+                    repo_alerts.release_alert(s, alert=alert, until=now + timedelta(hours=1))
             report.deferred += len(alerts)
             report.messages.append(
                 f"{len(alerts)} alert(s) for channel {name!r}, which is not configured now, "
@@ -145,7 +146,7 @@ def deliver_pending(
         if quiet_end is not None and news:
             with session_scope(engine) as s:
                 for alert in news:
-                    repo.release_alert(s, alert=alert, until=quiet_end)
+                    repo_alerts.release_alert(s, alert=alert, until=quiet_end)
             report.deferred += len(news)
             report.messages.append(
                 f"{len(news)} alert(s) on {name} held for quiet hours until "
@@ -194,7 +195,7 @@ def _deliver(
     outcome, detail, retry_at = _send(cfg, channel, alerts, content, thread, key, now)
     with session_scope(engine) as s:  # the attempt is recorded whatever happened
         for a in alerts:
-            repo.record_attempt(
+            repo_alerts.record_attempt(
                 s, alert=a, outcome=outcome, detail=detail, now=now, next_attempt_at=retry_at
             )
     if outcome == AttemptOutcome.SENT:

@@ -21,6 +21,7 @@ from monitors.httpclient import Fetcher
 from monitors.kinds import FeedStatus, PollStatus
 from monitors.polling import FeedState, fetch_pages, poll_feed
 from monitors.records import FeedItem
+from storage import repo_feeds
 from storage import repository as repo
 from storage.db import session_scope
 from storage.models import Article, Feed
@@ -123,9 +124,9 @@ def save_validators(cfg: MonitorConfig, engine: Engine, harvests: list[Harvest])
     held = [h for h in harvests if h.validators is not None]
     with session_scope(engine) as s:
         for h in held:
-            feed = repo.get_feed(s, monitor=cfg.name, name=h.feed)
+            feed = repo_feeds.get_feed(s, monitor=cfg.name, name=h.feed)
             feed.etag, feed.last_modified = h.validators or (None, None)
-            repo.save_feed(s, feed=feed)
+            repo_feeds.save_feed(s, feed=feed)
     return len(held)
 
 
@@ -144,7 +145,7 @@ def harvest_feed(
     new: list[FeedItem] = []
     changed: list[FeedItem] = []
     with Session(engine) as s:  # read the state; the poll itself runs outside a transaction
-        state = _state_from_row(repo.get_feed(s, monitor=cfg.name, name=feed_name))
+        state = _state_from_row(repo_feeds.get_feed(s, monitor=cfg.name, name=feed_name))
     result = poll_feed(
         fetcher,
         feed_name=feed_name,
@@ -156,7 +157,7 @@ def harvest_feed(
     )
     status = PollStatus(result.status)
     with session_scope(engine) as s:  # record the poll and the entries' sources: one unit
-        feed = repo.get_feed(s, monitor=cfg.name, name=feed_name)
+        feed = repo_feeds.get_feed(s, monitor=cfg.name, name=feed_name)
         old_validators = (feed.etag, feed.last_modified)
         _apply_state(
             feed,
@@ -167,7 +168,7 @@ def harvest_feed(
         )
         harvest = Harvest(feed=feed_name, status=status, message=result.message)
         if status != PollStatus.OK:
-            repo.save_feed(s, feed=feed)
+            repo_feeds.save_feed(s, feed=feed)
             return harvest
         items = _unique_items(result.items)
         harvest.items_seen = len(items)
@@ -206,7 +207,7 @@ def harvest_feed(
             # a crash before these entries are stored must not leave a 304 for the next run
             harvest.validators = (feed.etag, feed.last_modified)
             feed.etag, feed.last_modified = old_validators
-        repo.save_feed(s, feed=feed)
+        repo_feeds.save_feed(s, feed=feed)
     todo = [(i, False) for i in new] + [(i, True) for i in changed]
     # pages are fetched by the link as published (tracking parameters and all), not the
     # canonical URL: some sites answer only the former. An entry listed by several feeds is

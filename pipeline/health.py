@@ -13,7 +13,7 @@ from monitors.clock import as_utc
 from monitors.config import MonitorConfig
 from monitors.kinds import AlertKind, FeedStatus
 from pipeline.outbox import alert_channels, queue_alert
-from storage import repository as repo
+from storage import repo_feeds
 from storage.db import session_scope
 from storage.models import Feed
 
@@ -69,7 +69,7 @@ def check_feed_health(
     channels = alert_channels(cfg)
     changes = []
     with session_scope(engine) as s:
-        for feed in repo.list_feeds(s, monitor=cfg.name):
+        for feed in repo_feeds.list_feeds(s, monitor=cfg.name):
             problem = feed_problem(feed, now=now, silence_alerts=cfg.silence_alerts)
             if (
                 problem is not None

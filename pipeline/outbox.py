@@ -13,9 +13,10 @@ from sqlmodel import Session
 from monitors.alerts import AlertContent, alert_subject
 from monitors.channels import channel_names
 from monitors.channels import channel_policy as monitor_channel_policy
-from monitors.config import DeliveryPolicy, MonitorConfig
+from monitors.config import MonitorConfig
+from monitors.config_channels import DeliveryPolicy
 from monitors.kinds import AlertKind, ChannelName
-from storage import repository as repo
+from storage import repo_alerts
 from storage.models import Alert
 
 
@@ -78,4 +79,4 @@ def queue_alert(
         created_at=now,
         run_id=run_id,
     )
-    return alert if repo.add_alert(session, alert=alert) else None
+    return alert if repo_alerts.add_alert(session, alert=alert) else None

@@ -14,6 +14,7 @@ from monitors.kinds import FeedStatus
 from monitors.seeds import SeedDoc, load_seeds
 from monitors.tagging import Tagger
 from monitors.text import text_hash
+from storage import repo_feeds
 from storage import repository as repo
 from storage.db import session_scope
 from storage.models import Feed
@@ -61,7 +62,7 @@ def store_monitor(
     s: Session, cfg: MonitorConfig, seeds: list[tuple[SeedDoc, list[str]]]
 ) -> list[Feed]:
     """Write the monitor's feeds, seeds and seed developments in the caller's transaction."""
-    feeds = repo.sync_feeds(
+    feeds = repo_feeds.sync_feeds(
         s, monitor=cfg.name, feeds=[(f.name, f.url) for f in cfg.feeds if f.enabled]
     )
     repo.sync_seeds(

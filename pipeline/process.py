@@ -26,7 +26,7 @@ from pipeline.extract import Candidate
 from pipeline.harvest import known_articles
 from pipeline.outbox import channel_policy, digest_due, queue_alert, routed_channels
 from pipeline.prepare import make_tagger
-from storage import dedup_store
+from storage import dedup_store, repo_feeds
 from storage import repository as repo
 from storage.models import Article, Development, TopicTag
 
@@ -82,7 +82,7 @@ def load_context(
             d.seed_ref: d
             for d in repo.list_developments(s, monitor=cfg.name, status=DevelopmentStatus.KNOWN)
         },
-        feed_ids={f.name: f.id for f in repo.list_feeds(s, monitor=cfg.name)},
+        feed_ids={f.name: f.id for f in repo_feeds.list_feeds(s, monitor=cfg.name)},
         watched=frozenset(cfg.alerts.topics),
     )
 

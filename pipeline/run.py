@@ -26,7 +26,7 @@ from pipeline.health import check_feed_health
 from pipeline.prepare import prepare
 from pipeline.process import process_batch
 from pipeline.summary import PassSummary, summarize
-from storage import repository as repo
+from storage import repo_feeds
 from storage.db import session_scope
 
 T = TypeVar("T")
@@ -90,7 +90,7 @@ def run_pass(
     `fetcher` (default: a new one for this pass) lets a caller share or inspect the HTTP client.
     """
     with session_scope(engine) as s:
-        run_id = repo.start_run(s, monitor=cfg.name, flow_run_id=flow_run_id).id
+        run_id = repo_feeds.start_run(s, monitor=cfg.name, flow_run_id=flow_run_id).id
     prepared = runner("prepare", prepare, cfg, engine, now=now, force=force)
     with ExitStack() as stack:
         if fetcher is None:
@@ -124,5 +124,5 @@ def run_pass(
         run_url=run_url,
     )
     with session_scope(engine) as s:
-        repo.finish_run(s, run_id=run_id or 0, summary=summary.as_dict())
+        repo_feeds.finish_run(s, run_id=run_id or 0, summary=summary.as_dict())
     return summary

@@ -31,9 +31,8 @@ from monitors.bandstore import BandStore
 from monitors.dedup import DedupIndex
 from monitors.dedup_features import Featurizer
 from monitors.text import normalize_text
-from scripts.build_dedup_pairs import (
-    KCNA,
-    RSS,
+from scripts.build_dedup_pairs import KCNA, RSS
+from scripts.build_dedup_pairs_text import (
     boilerplate,
     html_to_text,
     lead_excerpt,

@@ -26,7 +26,7 @@ from monitors.clock import utcnow
 from monitors.config import MonitorConfig, parse_config
 from pipeline.prepare import prepare
 from scripts.bench_all import machine_lines
-from scripts.bench_fetch import HOSTS, N_COUNTERS, Plan, _serve_forever, build_site, make_plan
+from scripts.bench_fetch_site import HOSTS, N_COUNTERS, Plan, _serve_forever, build_site, make_plan
 from scripts.bench_store import corpus_articles, newsmon_pass, preload_newsmon
 from storage.db import dispose_engines, get_engine
 from tests.support.httpserver import LocalHTTPServer

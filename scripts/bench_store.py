@@ -26,7 +26,8 @@ from monitors.dedup import DedupIndex, DedupSettings
 from monitors.dedup_records import DedupRecord, record_of
 from pipeline import dedup_index
 from pipeline.run import run_pass
-from scripts.bench_fetch import Entry, StageClock, load_entries
+from scripts.bench_fetch import StageClock
+from scripts.bench_fetch_site import Entry, load_entries
 from storage.db import get_engine, session_scope
 from storage.models import Article
 

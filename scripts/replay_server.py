@@ -31,15 +31,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
-from scripts.build_samples import (
-    BASE,
-    OUTLETS,
-    Item,
-    OutletStyle,
-    _dt,
-    description_paragraphs,
-    render_article,
-)
+from scripts.build_samples import description_paragraphs
+from scripts.build_samples_render import BASE, OUTLETS, Item, OutletStyle, _dt, render_article
 
 RELATED = 4  # related-story links on each page
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scripts.scaleout_demo import (
+from scripts.scaleout_demo_setup import (
     POSTGRES_ADMIN_URL,
     SAMPLE_FEEDS,
     MonitorSpec,

@@ -1,110 +1,32 @@
-"""Repository functions: every read and write of newsmon's tables, keyword-only arguments.
+"""Repository functions for seeds, articles, tags and developments, keyword-only arguments.
 
 None of them commits: the caller (the pass, the CLI) owns the transaction, usually through
 `storage.db.session_scope`; they flush where an id or a constraint check is needed now.
 Writes that must be at-most-once (an article per URL, an alert per development and channel)
 rely on the database's unique constraints, so overlapping runs cannot duplicate them.
+Runs and feeds live in `storage.repo_feeds`, the alert outbox in `storage.repo_alerts`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from monitors.clock import utcnow
-from monitors.kinds import AlertStatus, AttemptOutcome, DevelopmentStatus, FeedStatus
+from monitors.kinds import DevelopmentStatus
 from storage.models import (
-    Alert,
     Article,
     ArticleSource,
     ArticleVersion,
-    DeliveryAttempt,
     Development,
-    Feed,
-    Run,
     SeedDocument,
     TopicTag,
 )
-
-
-# --- runs ----------------------------------------------------------------------------------
-def start_run(session: Session, *, monitor: str, flow_run_id: str | None) -> Run:
-    """Record the start of a monitoring pass."""
-    run = Run(monitor=monitor, flow_run_id=flow_run_id, started_at=utcnow())
-    session.add(run)
-    session.flush()
-    return run
-
-
-def finish_run(session: Session, *, run_id: int, summary: dict[str, Any]) -> None:
-    """Record the end of a pass and its summary."""
-    run = session.get(Run, run_id)
-    if run is None:
-        raise KeyError(f"run {run_id} not found")
-    run.finished_at = utcnow()
-    run.summary = summary
-    session.add(run)
-
-
-def list_runs(session: Session, *, monitor: str) -> list[Run]:
-    """The recorded passes of a monitor, oldest first."""
-    return list(session.exec(select(Run).where(Run.monitor == monitor).order_by(col(Run.id))))
-
-
-# --- feeds ---------------------------------------------------------------------------------
-def sync_feeds(session: Session, *, monitor: str, feeds: Sequence[tuple[str, str]]) -> list[Feed]:
-    """Create feed rows for (name, url) pairs not yet stored; a changed URL resets the state."""
-    existing = {f.name: f for f in session.exec(select(Feed).where(Feed.monitor == monitor))}
-    out = []
-    try:
-        with session.begin_nested():  # a savepoint: a clash drops only this, not the caller's
-            for name, url in feeds:
-                feed = existing.get(name)
-                if feed is None:
-                    feed = Feed(monitor=monitor, name=name, url=url)
-                    session.add(feed)
-                elif feed.url != url:
-                    feed.url = url
-                    feed.current_url = None
-                    feed.etag = None
-                    feed.last_modified = None
-                    feed.status = FeedStatus.NEW
-                    feed.disabled_reason = None
-                    feed.consecutive_failures = 0
-                    feed.next_due_at = None
-                    session.add(feed)
-                out.append(feed)
-    except IntegrityError:  # another run created it first
-        return sync_feeds(session, monitor=monitor, feeds=feeds)
-    return out
-
-
-def get_feed(session: Session, *, monitor: str, name: str) -> Feed:
-    """The stored feed `name` of `monitor`."""
-    feed = session.exec(select(Feed).where(Feed.monitor == monitor, Feed.name == name)).first()
-    if feed is None:
-        raise KeyError(f"feed {name!r} of monitor {monitor!r} is not stored")
-    return feed
-
-
-def list_feeds(session: Session, *, monitor: str | None = None) -> list[Feed]:
-    """All stored feeds (of one monitor when given), by monitor and name."""
-    q = select(Feed).order_by(col(Feed.monitor), col(Feed.name))
-    if monitor is not None:
-        q = q.where(Feed.monitor == monitor)
-    return list(session.exec(q))
-
-
-def save_feed(session: Session, *, feed: Feed) -> Feed:
-    """Persist a feed's changed state (flushed in the caller's transaction)."""
-    session.add(feed)
-    session.flush()
-    return feed
 
 
 # --- seeds ---------------------------------------------------------------------------------
@@ -329,177 +251,3 @@ def first_articles(session: Session, *, development_ids: Sequence[int]) -> dict[
             if a.development_id is not None:
                 out.setdefault(a.development_id, a)
     return out
-
-
-# --- alerts (outbox) -----------------------------------------------------------------------
-def add_alert(session: Session, *, alert: Alert) -> bool:
-    """Add an alert to the outbox inside the caller's transaction, unless the same one exists.
-
-    Returns False when (monitor, channel, kind, dedup_key) is already present. Uses a
-    savepoint so a concurrent insert by another run only drops this alert, not the transaction.
-    """
-    exists = session.exec(
-        select(Alert.id).where(
-            Alert.monitor == alert.monitor,
-            Alert.channel == alert.channel,
-            Alert.kind == alert.kind,
-            Alert.dedup_key == alert.dedup_key,
-        )
-    ).first()
-    if exists is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(alert)
-    except IntegrityError:
-        return False
-    return True
-
-
-def claim_due_alerts(
-    session: Session,
-    *,
-    monitor: str,
-    now: datetime,
-    lease: timedelta,
-    limit: int = 100,
-    ids: Sequence[int] | None = None,
-    channel: str | None = None,
-) -> list[Alert]:
-    """Atomically claim pending alerts that are due (and stale claims past their lease),
-    of one channel when `channel` is given.
-
-    A claim is a conditional UPDATE, so two runs never claim the same alert; the caller commits
-    the claims before sending. A run that dies mid-delivery leaves a claim that expires after
-    `lease`, and the next run sends it (at most one duplicate, if the first run had sent it
-    before dying).
-    """
-    due = or_(
-        (col(Alert.status) == AlertStatus.PENDING)
-        & or_(col(Alert.next_attempt_at).is_(None), col(Alert.next_attempt_at) <= now),
-        (col(Alert.status) == AlertStatus.SENDING) & (col(Alert.claimed_until) < now),
-    )
-    q = select(Alert.id).where(Alert.monitor == monitor, due)
-    if ids is not None:
-        q = q.where(col(Alert.id).in_(list(ids)))
-    if channel is not None:
-        q = q.where(col(Alert.channel) == channel)
-    candidates = list(session.exec(q.order_by(col(Alert.id)).limit(limit)))
-    claimed: list[int] = []
-    for aid in candidates:
-        res = session.execute(
-            update(Alert)
-            .where(col(Alert.id) == aid, due)
-            .values(status=AlertStatus.SENDING, claimed_until=now + lease)
-        )
-        if getattr(res, "rowcount", 0) == 1:
-            claimed.append(int(aid or 0))
-    if not claimed:
-        return []
-    return list(
-        session.exec(select(Alert).where(col(Alert.id).in_(claimed)).order_by(col(Alert.id)))
-    )
-
-
-def record_attempt(
-    session: Session,
-    *,
-    alert: Alert,
-    outcome: str,
-    detail: str,
-    now: datetime,
-    next_attempt_at: datetime | None = None,
-) -> Alert:
-    """Record one delivery attempt and move the alert to sent, pending (retry) or dead."""
-    session.add(DeliveryAttempt(alert_id=alert.id or 0, at=now, outcome=outcome, detail=detail))
-    alert.attempts += 1
-    alert.claimed_until = None
-    if outcome == AttemptOutcome.SENT:
-        alert.status = AlertStatus.SENT
-        alert.sent_at = now
-        alert.last_error = None
-    elif outcome == AttemptOutcome.TRANSIENT and next_attempt_at is not None:
-        alert.status = AlertStatus.PENDING
-        alert.next_attempt_at = next_attempt_at
-        alert.last_error = detail
-    else:
-        alert.status = AlertStatus.DEAD
-        alert.last_error = detail
-    session.add(alert)
-    return alert
-
-
-def release_alert(session: Session, *, alert: Alert, until: datetime) -> Alert:
-    """Give a claimed alert back, due again at `until`, without counting an attempt."""
-    alert.status = AlertStatus.PENDING
-    alert.claimed_until = None
-    alert.next_attempt_at = until
-    session.add(alert)
-    return alert
-
-
-def list_alerts(
-    session: Session, *, monitor: str | None = None, status: str | None = None
-) -> list[Alert]:
-    """Alerts, oldest first (of one monitor / status when given)."""
-    q = select(Alert).order_by(col(Alert.id))
-    if monitor is not None:
-        q = q.where(Alert.monitor == monitor)
-    if status is not None:
-        q = q.where(Alert.status == status)
-    return list(session.exec(q))
-
-
-def attempts_of(session: Session, *, alert_id: int) -> list[DeliveryAttempt]:
-    """Delivery attempts of an alert, in order."""
-    q = select(DeliveryAttempt).where(DeliveryAttempt.alert_id == alert_id)
-    return list(session.exec(q.order_by(col(DeliveryAttempt.id))))
-
-
-def requeue_dead_alerts(
-    session: Session, *, monitor: str, alert_ids: Sequence[int] | None = None
-) -> int:
-    """Move dead-lettered alerts back to pending (all, or the given ids); returns how many."""
-    q = update(Alert).where(col(Alert.monitor) == monitor, col(Alert.status) == AlertStatus.DEAD)
-    if alert_ids:
-        q = q.where(col(Alert.id).in_(list(alert_ids)))
-    res = session.execute(q.values(status=AlertStatus.PENDING, next_attempt_at=None, attempts=0))
-    return int(getattr(res, "rowcount", 0) or 0)
-
-
-# --- unfinished runs (crash recovery) ------------------------------------------------------
-def unfinished_runs(session: Session, *, monitor: str, flow_run_id: str | None = None) -> list[Run]:
-    """Runs of the monitor that started and never recorded their end (optionally one flow run's)."""
-    q = select(Run).where(col(Run.monitor) == monitor, col(Run.finished_at).is_(None))
-    if flow_run_id is not None:
-        q = q.where(col(Run.flow_run_id) == flow_run_id)
-    return list(session.exec(q.order_by(col(Run.id))))
-
-
-def close_run(session: Session, *, run: Run, status: str, headline: str) -> None:
-    """Record that a run ended without a summary of its own (crashed, failed)."""
-    run.finished_at = utcnow()
-    run.summary = {"status": status, "headline": headline}
-    session.add(run)
-
-
-def release_claims(session: Session, *, monitor: str) -> int:
-    """Give back every alert claim of the monitor (its claimant died); returns how many."""
-    q = update(Alert).where(col(Alert.monitor) == monitor, col(Alert.status) == AlertStatus.SENDING)
-    res = session.execute(q.values(status=AlertStatus.PENDING, claimed_until=None))
-    return int(getattr(res, "rowcount", 0) or 0)
-
-
-def due_alert_channels(
-    session: Session, *, monitor: str, now: datetime, ids: Sequence[int] | None = None
-) -> list[str]:
-    """Channels with alerts due now (pending and due, or claims past their lease), sorted."""
-    due = or_(
-        (col(Alert.status) == AlertStatus.PENDING)
-        & or_(col(Alert.next_attempt_at).is_(None), col(Alert.next_attempt_at) <= now),
-        (col(Alert.status) == AlertStatus.SENDING) & (col(Alert.claimed_until) < now),
-    )
-    q = select(Alert.channel).where(Alert.monitor == monitor, due).distinct()
-    if ids is not None:
-        q = q.where(col(Alert.id).in_(list(ids)))
-    return sorted(session.exec(q))

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from flows.monitor_flow import monitor_flow
 from pipeline.summary import PassSummary
+from storage import repo_alerts, repo_feeds
 from storage import repository as repo
 from storage.db import get_engine
 from tests.flows.conftest import SmtpSink, slack_sink
@@ -92,7 +93,7 @@ def test_pass_stores_dedups_tags_and_alerts_once_per_channel(
     with Session(engine) as s:
         arts = {a.url: a for a in repo.list_articles(s, monitor="it-monitor")}
         tags = repo.tags_for(s, article_ids=[a.id or 0 for a in arts.values()])
-        alerts = repo.list_alerts(s, monitor="it-monitor")
+        alerts = repo_alerts.list_alerts(s, monitor="it-monitor")
     assert set(arts) == {site.url(e.path) for e in (arrives, seed_copy, unrelated, wire)}
     a = arts[site.url(arrives.path)]
     assert {t.topic for t in tags[a.id or 0]} >= {"summits"}
@@ -132,7 +133,7 @@ def test_pass_stores_dedups_tags_and_alerts_once_per_channel(
     assert len(slack) == 1 and len(smtp.messages) == 1
     with Session(engine) as s:
         assert len(repo.list_articles(s, monitor="it-monitor")) == 4
-        sources = repo.list_feeds(s, monitor="it-monitor")
+        sources = repo_feeds.list_feeds(s, monitor="it-monitor")
     assert {f.name: f.status for f in sources} == {"alpha": "ok", "beta": "ok", "broken": "failing"}
 
 
@@ -163,7 +164,7 @@ def test_pass_where_every_feed_failed_ends_failed_and_tells_the_operator_once(
     (note,) = (tmp_path / "data" / "outbox").glob("*run_failed*.txt")
     assert "every due feed failed" in note.read_text()
     with Session(get_engine(sqlite_url)) as s:
-        alerts = repo.list_alerts(s, monitor="it-monitor")
+        alerts = repo_alerts.list_alerts(s, monitor="it-monitor")
     assert sorted((a.channel, a.kind, a.status) for a in alerts) == [
         ("email", "run_failed", "sent"),
         ("outbox", "run_failed", "sent"),

@@ -21,6 +21,7 @@ from prefect.client.schemas.objects import FlowRun
 from sqlalchemy import create_engine, text
 from sqlmodel import Session, select
 
+from storage import repo_alerts
 from storage import repository as repo
 from storage.db import get_engine
 from storage.models import Run
@@ -120,7 +121,7 @@ def test_pass_on_postgres_prefect_server_and_postgres_storage(
     # newsmon's side: three articles, one new development, one alert on the outbox, sent
     with Session(get_engine(postgres_url)) as s:
         arts = {a.url: a for a in repo.list_articles(s, monitor="pg-monitor")}
-        alerts = repo.list_alerts(s, monitor="pg-monitor")
+        alerts = repo_alerts.list_alerts(s, monitor="pg-monitor")
         runs = s.exec(select(Run)).all()
     assert set(arts) == {site.url(e.path) for e in (arrives, seed_copy, unrelated)}
     new = arts[site.url(arrives.path)]

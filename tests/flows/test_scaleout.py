@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.scaleout_demo import MonitorSpec, report, run_scaleout
+from scripts.scaleout_demo import report, run_scaleout
+from scripts.scaleout_demo_setup import MonitorSpec
 from tests.conftest import POSTGRES_ADMIN_URL, require_postgres
 from tests.support.httpserver import LocalHTTPServer
 from tests.support.newsfixture import serve_feed, serve_sample

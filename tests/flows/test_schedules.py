@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.scaleout_demo import MonitorSpec, write_monitor
+from scripts.scaleout_demo_setup import MonitorSpec, write_monitor
 from scripts.schedule_soak import (
     create_pool,
     create_scheduled_deployment,

@@ -11,7 +11,7 @@ import pytest
 from monitors.dedup import DedupIndex
 from monitors.dedup_settings import DedupSettings
 from monitors.text import normalized_words
-from scripts.build_dedup_pairs import SEED_003_UNSPUN, lead_excerpt, reorder, spin, typos
+from scripts.build_dedup_pairs_text import SEED_003_UNSPUN, lead_excerpt, reorder, spin, typos
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = sorted((ROOT / "seeds").glob("*.txt"))

@@ -29,7 +29,7 @@ from monitors.config import MonitorConfig, parse_config
 from monitors.kinds import AlertKind as Kind
 from monitors.records import TopicHit
 from pipeline import deliver, outbox
-from storage import repository as repo
+from storage import repo_alerts
 from storage.db import get_engine
 from storage.models import Development
 from tests.support.httpserver import LocalHTTPServer, Request, Response
@@ -197,7 +197,9 @@ def owe(
 
 def statuses(cfg: MonitorConfig, engine: Engine) -> dict[tuple[str, str], str]:
     with Session(engine) as s:
-        return {(a.channel, a.dedup_key): a.status for a in repo.list_alerts(s, monitor=cfg.name)}
+        return {
+            (a.channel, a.dedup_key): a.status for a in repo_alerts.list_alerts(s, monitor=cfg.name)
+        }
 
 
 def drain(cfg: MonitorConfig, engine: Engine, start: datetime, passes: int = 12) -> datetime:
@@ -240,7 +242,7 @@ def test_outage_then_recovery_delivers_every_alert_exactly_once(
     with Session(engine) as s:
         problems = [
             (a.channel, a.status, a.last_error)
-            for a in repo.list_alerts(s, monitor=cfg.name)
+            for a in repo_alerts.list_alerts(s, monitor=cfg.name)
             if a.status != "sent"
         ]
     assert problems == []
@@ -251,7 +253,7 @@ def test_outage_then_recovery_delivers_every_alert_exactly_once(
     with Session(engine) as s:
         tries = {
             a.channel: a.attempts
-            for a in repo.list_alerts(s, monitor=cfg.name)
+            for a in repo_alerts.list_alerts(s, monitor=cfg.name)
             if a.dedup_key.endswith(heads[0].split(":")[0].split()[-1])
         }
     assert tries["slack"] >= 2
@@ -270,7 +272,7 @@ def test_429_retry_after_is_honoured(
     report = deliver.deliver_pending(cfg, engine, now=now)
     assert report.retrying == 1
     with Session(engine) as s:
-        (alert,) = repo.list_alerts(s, monitor=cfg.name)
+        (alert,) = repo_alerts.list_alerts(s, monitor=cfg.name)
     assert alert.status == "pending"
     assert alert.next_attempt_at is not None and alert.next_attempt_at >= now + timedelta(
         seconds=600

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from monitors.config import MonitorConfig, parse_config
 from pipeline import deliver
-from storage import repository as repo
+from storage import repo_alerts
 from storage.db import get_engine
 from tests.pipeline.test_outbox import REPO, owe, statuses
 from tests.support.httpserver import LocalHTTPServer, Request, Response
@@ -139,7 +139,7 @@ def test_webhook_with_the_wrong_secret_is_dead_lettered_with_a_remedy(
     report = deliver.deliver_pending(cfg, engine)
     assert report.dead == 1 and receiver.processed == {}
     with Session(engine) as s:
-        (alert,) = repo.list_alerts(s, monitor=cfg.name)
+        (alert,) = repo_alerts.list_alerts(s, monitor=cfg.name)
     assert alert.status == "dead"
     assert alert.last_error == (
         f"webhook http://127.0.0.1:{site.port}/… answered 401 Unauthorized "

@@ -18,6 +18,7 @@ from monitors.config import MonitorConfig, parse_config
 from pipeline.prepare import prepare
 from pipeline.run import run_pass
 from pipeline.summary import PassSummary
+from storage import repo_feeds
 from storage import repository as repo
 from storage.db import get_engine
 from storage.models import Article, Feed
@@ -38,7 +39,7 @@ class Pass:
 
     def feed(self, name: str) -> Feed:
         with Session(get_engine(self.cfg.resolved_database_url)) as s:
-            return repo.get_feed(s, monitor=self.cfg.name, name=name)
+            return repo_feeds.get_feed(s, monitor=self.cfg.name, name=name)
 
     def articles(self) -> dict[str, Article]:
         with Session(get_engine(self.cfg.resolved_database_url)) as s:

@@ -11,6 +11,7 @@ from devtools.samples import make_sample_server
 from monitors.clock import utcnow
 from monitors.config import load_config, parse_config
 from pipeline.run import run_pass
+from storage import repo_alerts, repo_feeds
 from storage import repository as repo
 from storage.db import get_engine
 
@@ -49,7 +50,7 @@ def test_sample_pass_alerts_new_developments_and_not_what_the_seeds_cover(
     assert copy.duplicate is not None and copy.duplicate.ref == "003_4a941d7cde7f6a05"
     with Session(engine) as s:
         devs = {d.id: d for d in repo.list_developments(s, monitor=cfg.name)}
-        alerts = repo.list_alerts(s, monitor=cfg.name)
+        alerts = repo_alerts.list_alerts(s, monitor=cfg.name)
     for key in LAVROV:
         dev = devs[by_url[key].development_id or 0]
         assert (dev.status, dev.seed_ref) == ("known", "003_4a941d7cde7f6a05"), key
@@ -61,5 +62,5 @@ def test_sample_pass_alerts_new_developments_and_not_what_the_seeds_cover(
     assert 1 <= len(alerts) <= 6
     assert summary.alerts_created == summary.alerts_sent == len(alerts)
     with Session(engine) as s:
-        (run,) = repo.list_runs(s, monitor=cfg.name)
+        (run,) = repo_feeds.list_runs(s, monitor=cfg.name)
     assert run.finished_at is not None and run.summary == summary.as_dict()

@@ -15,6 +15,7 @@ from pipeline.harvest import harvest_feed
 from pipeline.health import SILENCE_FACTOR, SILENCE_MIN, check_feed_health
 from pipeline.prepare import prepare
 from pipeline.process import ArticleOutcome, process_batch
+from storage import repo_alerts, repo_feeds
 from storage import repository as repo
 from storage.db import get_engine
 from storage.models import ArticleSource, ArticleVersion
@@ -67,7 +68,7 @@ def test_overlapping_runs_store_one_article_and_one_alert(tmp_path: Path, db_url
     assert len(results) == 2
     with Session(engine) as s:
         assert len(repo.list_articles(s, monitor="pipe")) == 1
-        alerts = repo.list_alerts(s, monitor="pipe")
+        alerts = repo_alerts.list_alerts(s, monitor="pipe")
         devs = repo.list_developments(s, monitor="pipe", status="new")
     assert [(a.channel, a.kind) for a in alerts] == [("outbox", "new_development")]
     assert len(devs) == 1
@@ -116,7 +117,7 @@ def test_changed_entry_becomes_a_new_version_not_a_new_article(
     with Session(engine) as s:
         (article,) = repo.list_articles(s, monitor="pipe")
         versions = s.exec(select(ArticleVersion)).all()
-        alerts = repo.list_alerts(s, monitor="pipe")
+        alerts = repo_alerts.list_alerts(s, monitor="pipe")
     assert article.version == 2 and "Update: the talks began." in article.summary
     assert [(v.version, v.title) for v in versions] == [(1, arrives.title)]
     assert len(alerts) == 1  # a changed article does not alert again
@@ -141,7 +142,7 @@ def test_failing_feed_raises_one_health_alert_and_one_recovery_notice(
     assert changes == []  # the alert was raised once, on the third failure, not again
     assert recovered == ["Feed f recovered: " + recovered[0].split(": ", 1)[1]]
     with Session(engine) as s:
-        alerts = repo.list_alerts(s, monitor="pipe")
+        alerts = repo_alerts.list_alerts(s, monitor="pipe")
     assert [(a.kind, a.subject.split("] ")[1]) for a in alerts] == [
         ("feed_health", "Feed problem: Feed f failed 3 polls in a row"),
         ("feed_recovered", "Feed recovered: Feed f recovered"),
@@ -169,7 +170,7 @@ def test_silent_feed_is_flagged_after_ten_typical_gaps(tmp_path: Path, sqlite_ur
         harvest(cfg)
     engine = get_engine(sqlite_url)
     with Session(engine) as s:
-        feed = repo.get_feed(s, monitor="pipe", name="g")
+        feed = repo_feeds.get_feed(s, monitor="pipe", name="g")
     assert feed.typical_gap_seconds is not None and feed.typical_gap_seconds > 0
     soon = utcnow() + timedelta(hours=1)
     assert check_feed_health(cfg, engine, run_id=None, now=soon) == []
@@ -177,7 +178,7 @@ def test_silent_feed_is_flagged_after_ten_typical_gaps(tmp_path: Path, sqlite_ur
     (change,) = check_feed_health(cfg, engine, run_id=None, now=later)
     assert change.startswith("Feed g has gone silent: no new item since ")
     with Session(engine) as s:
-        assert repo.get_feed(s, monitor="pipe", name="g").status == "silent"
+        assert repo_feeds.get_feed(s, monitor="pipe", name="g").status == "silent"
 
 
 def test_a_poll_where_every_entry_is_new_is_recorded_as_a_possible_gap(
@@ -199,7 +200,7 @@ def test_a_poll_where_every_entry_is_new_is_recorded_as_a_possible_gap(
             h2 = harvest_feed(cfg, engine, fetcher, feed_name="g", now=now)
     assert (h1.possible_gap, h2.possible_gap) == (False, True)
     with Session(engine) as s:
-        assert repo.get_feed(s, monitor="pipe", name="g").possible_gaps == 1
+        assert repo_feeds.get_feed(s, monitor="pipe", name="g").possible_gaps == 1
 
 
 def test_an_entry_in_two_feeds_is_downloaded_once_per_run(tmp_path: Path, sqlite_url: str) -> None:
@@ -231,4 +232,4 @@ def test_a_later_run_adds_follow_ups_to_the_development_without_alerting_again(
     (later,) = [o for o in out2 if o.note != "already stored"]
     assert later.development_id == out1[0].development_id, later.note
     with Session(engine) as s:
-        assert len(repo.list_alerts(s, monitor="pipe")) == 1
+        assert len(repo_alerts.list_alerts(s, monitor="pipe")) == 1

@@ -17,7 +17,7 @@ from pipeline.extract import extract_batch
 from pipeline.harvest import Harvest, harvest_feed, save_validators
 from pipeline.prepare import prepare
 from pipeline.process import process_batch
-from storage import repository as repo
+from storage import repo_feeds
 from storage.db import get_engine
 from tests.support.httpserver import LocalHTTPServer, Request, Response
 from tests.support.newsfixture import serve_feed, serve_sample
@@ -64,7 +64,7 @@ def poll(cfg: MonitorConfig) -> Harvest:
 
 def stored_etag(cfg: MonitorConfig) -> str | None:
     with Session(get_engine(cfg.resolved_database_url)) as s:
-        return repo.get_feed(s, monitor=cfg.name, name="g").etag
+        return repo_feeds.get_feed(s, monitor=cfg.name, name="g").etag
 
 
 def test_validators_wait_for_the_entries_they_cover(tmp_path: Path, db_url: str) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from monitors.clock import utcnow
+from storage import repo_alerts, repo_feeds
 from storage import repository as repo
 from storage.db import migrate
 from storage.models import Alert, Article
@@ -64,21 +65,25 @@ def test_migrations_create_every_table_and_are_idempotent(engine: Engine) -> Non
 
 def test_sync_feeds_creates_once_and_resets_state_on_url_change(engine: Engine) -> None:
     with Session(engine) as s:
-        feeds = repo.sync_feeds(s, monitor="m", feeds=[("a", "http://x/a"), ("b", "http://x/b")])
+        feeds = repo_feeds.sync_feeds(
+            s, monitor="m", feeds=[("a", "http://x/a"), ("b", "http://x/b")]
+        )
         assert [f.name for f in feeds] == ["a", "b"]
         a = feeds[0]
         a.etag, a.consecutive_failures, a.status = '"v1"', 2, "failing"
-        repo.save_feed(s, feed=a)
-        again = repo.sync_feeds(s, monitor="m", feeds=[("a", "http://x/a2"), ("b", "http://x/b")])
+        repo_feeds.save_feed(s, feed=a)
+        again = repo_feeds.sync_feeds(
+            s, monitor="m", feeds=[("a", "http://x/a2"), ("b", "http://x/b")]
+        )
         assert [f.id for f in again] == [f.id for f in feeds]
-        a2 = repo.get_feed(s, monitor="m", name="a")
+        a2 = repo_feeds.get_feed(s, monitor="m", name="a")
         assert (a2.url, a2.etag, a2.consecutive_failures, a2.status) == (
             "http://x/a2",
             None,
             0,
             "new",
         )
-        assert len(repo.list_feeds(s, monitor="m")) == 2
+        assert len(repo_feeds.list_feeds(s, monitor="m")) == 2
 
 
 def test_find_known_items_by_url_and_guid(engine: Engine) -> None:
@@ -96,11 +101,11 @@ def test_find_known_items_by_url_and_guid(engine: Engine) -> None:
 
 def test_alert_is_unique_per_development_channel_and_kind(engine: Engine) -> None:
     with Session(engine) as s:
-        assert repo.add_alert(s, alert=_alert("dev:1")) is True
-        assert repo.add_alert(s, alert=_alert("dev:1")) is False
-        assert repo.add_alert(s, alert=_alert("dev:1", channel="slack")) is True
+        assert repo_alerts.add_alert(s, alert=_alert("dev:1")) is True
+        assert repo_alerts.add_alert(s, alert=_alert("dev:1")) is False
+        assert repo_alerts.add_alert(s, alert=_alert("dev:1", channel="slack")) is True
         s.commit()
-        assert [(a.channel, a.dedup_key) for a in repo.list_alerts(s, monitor="m")] == [
+        assert [(a.channel, a.dedup_key) for a in repo_alerts.list_alerts(s, monitor="m")] == [
             ("outbox", "dev:1"),
             ("slack", "dev:1"),
         ]
@@ -109,29 +114,31 @@ def test_alert_is_unique_per_development_channel_and_kind(engine: Engine) -> Non
 def test_claim_is_exclusive_and_expired_claims_are_reclaimed(engine: Engine) -> None:
     now = utcnow()
     with Session(engine) as s:
-        repo.add_alert(s, alert=_alert("dev:1"))
+        repo_alerts.add_alert(s, alert=_alert("dev:1"))
         s.commit()
     with Session(engine) as s1, Session(engine) as s2:
-        first = repo.claim_due_alerts(s1, monitor="m", now=now, lease=timedelta(minutes=10))
+        first = repo_alerts.claim_due_alerts(s1, monitor="m", now=now, lease=timedelta(minutes=10))
         s1.commit()  # the caller commits its claims before sending
-        second = repo.claim_due_alerts(s2, monitor="m", now=now, lease=timedelta(minutes=10))
+        second = repo_alerts.claim_due_alerts(s2, monitor="m", now=now, lease=timedelta(minutes=10))
         s2.commit()
         assert [a.dedup_key for a in first] == ["dev:1"]
         assert second == []
         # the first run "died": after the lease the alert is claimable again
         later = now + timedelta(minutes=11)
-        third = repo.claim_due_alerts(s2, monitor="m", now=later, lease=timedelta(minutes=10))
+        third = repo_alerts.claim_due_alerts(
+            s2, monitor="m", now=later, lease=timedelta(minutes=10)
+        )
         assert [a.dedup_key for a in third] == ["dev:1"]
 
 
 def test_attempts_move_alert_to_retry_sent_or_dead(engine: Engine) -> None:
     now = utcnow()
     with Session(engine) as s:
-        repo.add_alert(s, alert=_alert("dev:1"))
-        repo.add_alert(s, alert=_alert("dev:2"))
+        repo_alerts.add_alert(s, alert=_alert("dev:1"))
+        repo_alerts.add_alert(s, alert=_alert("dev:2"))
         s.commit()
-        a1, a2 = repo.claim_due_alerts(s, monitor="m", now=now, lease=timedelta(minutes=5))
-        repo.record_attempt(
+        a1, a2 = repo_alerts.claim_due_alerts(s, monitor="m", now=now, lease=timedelta(minutes=5))
+        repo_alerts.record_attempt(
             s,
             alert=a1,
             outcome="transient",
@@ -139,21 +146,27 @@ def test_attempts_move_alert_to_retry_sent_or_dead(engine: Engine) -> None:
             now=now,
             next_attempt_at=now + timedelta(minutes=1),
         )
-        repo.record_attempt(s, alert=a2, outcome="permanent", detail="404 no_service", now=now)
-        assert repo.claim_due_alerts(s, monitor="m", now=now, lease=timedelta(minutes=5)) == []
-        retry = repo.claim_due_alerts(
+        repo_alerts.record_attempt(
+            s, alert=a2, outcome="permanent", detail="404 no_service", now=now
+        )
+        assert (
+            repo_alerts.claim_due_alerts(s, monitor="m", now=now, lease=timedelta(minutes=5)) == []
+        )
+        retry = repo_alerts.claim_due_alerts(
             s, monitor="m", now=now + timedelta(minutes=2), lease=timedelta(minutes=5)
         )
         assert [a.dedup_key for a in retry] == ["dev:1"]
-        repo.record_attempt(s, alert=retry[0], outcome="sent", detail="ok", now=now)
-        statuses = {a.dedup_key: (a.status, a.attempts) for a in repo.list_alerts(s, monitor="m")}
+        repo_alerts.record_attempt(s, alert=retry[0], outcome="sent", detail="ok", now=now)
+        statuses = {
+            a.dedup_key: (a.status, a.attempts) for a in repo_alerts.list_alerts(s, monitor="m")
+        }
         assert statuses == {"dev:1": ("sent", 2), "dev:2": ("dead", 1)}
-        assert [t.outcome for t in repo.attempts_of(s, alert_id=a1.id or 0)] == [
+        assert [t.outcome for t in repo_alerts.attempts_of(s, alert_id=a1.id or 0)] == [
             "transient",
             "sent",
         ]
-        assert repo.requeue_dead_alerts(s, monitor="m") == 1
-        assert repo.list_alerts(s, monitor="m", status="pending")[0].dedup_key == "dev:2"
+        assert repo_alerts.requeue_dead_alerts(s, monitor="m") == 1
+        assert repo_alerts.list_alerts(s, monitor="m", status="pending")[0].dedup_key == "dev:2"
 
 
 def test_seed_development_is_created_once(engine: Engine) -> None:
@@ -193,7 +206,7 @@ def test_migrations_upgrade_from_the_previous_revision_and_back(db_url: str) -> 
     migrate(engine, "head")
     assert "typical_gap_seconds" in {c["name"] for c in inspect(engine).get_columns("feed")}
     with Session(engine) as s:
-        assert [f.name for f in repo.list_feeds(s, monitor="m")] == ["a"]
+        assert [f.name for f in repo_feeds.list_feeds(s, monitor="m")] == ["a"]
     from alembic import command
 
     from storage.db import alembic_config
@@ -241,8 +254,8 @@ def test_concurrent_first_migrations_on_postgres_do_not_collide(postgres_url: st
 
 def test_repository_writes_stay_in_the_callers_transaction(engine: Engine) -> None:
     with Session(engine) as s:
-        repo.start_run(s, monitor="m", flow_run_id=None)
-        repo.sync_feeds(s, monitor="m", feeds=[("a", "http://x/a")])
+        repo_feeds.start_run(s, monitor="m", flow_run_id=None)
+        repo_feeds.sync_feeds(s, monitor="m", feeds=[("a", "http://x/a")])
         repo.sync_seeds(
             s,
             monitor="m",
@@ -257,11 +270,11 @@ def test_repository_writes_stay_in_the_callers_transaction(engine: Engine) -> No
             ],
         )
         repo.ensure_seed_development(s, monitor="m", seed_id="003", title="Lavrov", topics=[])
-        repo.add_alert(s, alert=_alert("dev:1"))
+        repo_alerts.add_alert(s, alert=_alert("dev:1"))
         s.rollback()  # the caller decides: nothing of it was committed
     with Session(engine) as s:
-        assert repo.list_runs(s, monitor="m") == []
-        assert repo.list_feeds(s, monitor="m") == []
+        assert repo_feeds.list_runs(s, monitor="m") == []
+        assert repo_feeds.list_feeds(s, monitor="m") == []
         assert repo.list_seeds(s, monitor="m") == []
         assert repo.list_developments(s, monitor="m") == []
-        assert repo.list_alerts(s, monitor="m") == []
+        assert repo_alerts.list_alerts(s, monitor="m") == []

@@ -9,7 +9,7 @@ covered by seed A, Putin's first comment and the US assessment that must alert) 
 lower-volume outlets (the Daily Mail, Guardian, Fox News and The Hill feeds carry ~60 % of the
 corpus's unrelated entries; with six outlets neither expected development alerts, so recall and
 precision could not be gated). Floors sit just under what today's grouping reaches (measured
-2026-11-30, before the grouping rewrite; raise them after it lands): see docs/evaluation.md.
+2026-11-30 with the shipped grouping; raise them with the grouping): see docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -65,10 +65,10 @@ def test_replay_runs_every_pass_through_real_feeds_and_a_slack_sink(
 def test_replay_figures_hold_the_floors_of_todays_grouping(
     replayed: replay.ReplayResult,
 ) -> None:
-    # measured on 2026-11-30 (today's grouping, before the rewrite): 5 alerts, recall 0.50
+    # measured on 2026-11-30 (the shipped grouping): 5 alerts, recall 0.50
     # (Putin's first comment alerted, the US explosion assessment did not), precision 0.20,
     # 1.0 alerts per alerted development, 4 alerts on the seed-covered crash, B-cubed P 0.81 /
-    # R 0.44 / F1 0.57, seed-event coverage 0.625. Raise these after the grouping rewrite.
+    # R 0.44 / F1 0.57, seed-event coverage 0.625. Raise these with the grouping.
     f = replayed.figures
     assert f["expected_developments"] == 2  # putin-first-comments, us-says-onboard-explosion
     assert f["development_recall"] >= 0.5

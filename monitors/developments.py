@@ -19,112 +19,35 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 from monitors.dev_features import features
+from monitors.dev_records import (
+    _PLACE_WORDS,
+    ENTITY_BOOST,
+    LONG_THRESHOLD,
+    LONG_WINDOW,
+    MATCH_THRESHOLD,
+    MAX_DF_SHARE,
+    MAX_POSTINGS_SCAN,
+    MAX_QUERY_FEATURES,
+    MIN_DF_CAP,
+    NORM_REFRESH,
+    NORM_REFRESH_MIN,
+    SEED_COVERS_AFTER,
+    SEED_COVERS_BEFORE,
+    SEED_ENTITY_DF_SHARE,
+    SEED_ENTITY_MIN_DF,
+    SEED_THRESHOLD,
+    TOPIC_BONUS,
+    USE_PROFILE,
+    Assignment,
+    DevelopmentRef,
+    Status,
+    _Member,
+    _Profile,
+)
 from monitors.entities import entities as _entities
-from monitors.wordlists import load_word_list
-
-Status = Literal["new", "known"]
-
-#: Cosine (0-1, plus TOPIC_BONUS) against the best member report at which an article joins a
-#: development. Chosen on the labelled rss2023 events (docs/topics.md): 0.18 merges more
-#: (B-cubed P 0.79 R 0.83), 0.22 splits more (R 0.74); 0.20 keeps every required alert.
-MATCH_THRESHOLD = 0.2
-#: Cosine at which an article may join a seed development; a seed match also needs a shared rare
-#: name (SEED_ENTITY_DF_SHARE) and one of the seed's topics, or generic seed leads ("pressure
-#: from South Korea, the US and Japan") absorb unrelated stories and suppress their alerts.
-SEED_THRESHOLD = 0.12
-#: A seed whose news date is known covers articles from this long before it (the run-up: an
-#: announced visit is covered by a seed reporting the visit itself)...
-SEED_COVERS_BEFORE = timedelta(days=30)
-#: ...to this long after it (later stages are new facts; follow-ups come within days). Without
-#: this a 2024 seed ("Putin to visit Pyongyang") absorbs the 2023 Kim-Putin summit coverage.
-SEED_COVERS_AFTER = timedelta(days=7)
-#: A seed match must share a name (``e:`` feature) held by at most this share of stored
-#: reports (or SEED_ENTITY_MIN_DF of them): "Lavrov", not "South Korea" or "Ukraine".
-SEED_ENTITY_DF_SHARE = 0.02
-SEED_ENTITY_MIN_DF = 5
-#: Countries and capitals: the setting of a story, not what identifies it (a seed is not
-#: matched on "Ukraine" or "Japan" alone).
-_PLACE_WORDS = load_word_list("place_words.txt")
-#: Added to the cosine when the article and the development share a topic (same angle).
-TOPIC_BONUS = 0.10
-#: Reports further apart than the window but within LONG_WINDOW still join at LONG_THRESHOLD.
-LONG_WINDOW = timedelta(days=7)
-LONG_THRESHOLD = 0.4
-#: Member and profile norms are recomputed (lazily, when scored) once the index has grown by
-#: this share (plus NORM_REFRESH_MIN members) since they were computed.
-NORM_REFRESH = 0.1
-NORM_REFRESH_MIN = 20
-#: Score against developments' pooled profiles too (see DevelopmentIndex).
-USE_PROFILE = True
-#: Names (people, places, organisations) weigh more than ordinary words.
-ENTITY_BOOST = 1.0
-#: Postings scanned per query feature, newest first. Developments are added roughly in time
-#: order, so the newest postings are the ones inside the window.
-MAX_POSTINGS_SCAN = 150
-#: Features held by more than this share of developments are too common to retrieve with.
-MAX_DF_SHARE = 0.02
-#: ...but a small index keeps every feature (the share is meaningless below this size).
-MIN_DF_CAP = 50
-#: Query features used for retrieval: the rarest ones.
-MAX_QUERY_FEATURES = 32
-
-
-@dataclass
-class DevelopmentRef:
-    """A development as the pipeline sees it."""
-
-    key: str
-    title: str
-    topics: frozenset[str]
-    first_seen: datetime
-    last_seen: datetime
-    status: Literal["new", "known"]
-    seed_ref: str | None
-    #: Topics found in the headlines of its reports (a headline carries the news).
-    headline_topics: frozenset[str] = frozenset()
-
-
-@dataclass
-class Assignment:
-    """Where an article goes: an existing development (`key`) or a new one (`key` None)."""
-
-    key: str | None
-    score: float
-    reason: str
-    new_topics: frozenset[str]
-    #: With `key` None: the development the article resembles but adds a new watched topic to.
-    related: str | None = None
-
-
-@dataclass(slots=True)
-class _Member:
-    """One article (or a seed's headline and lead) of a development."""
-
-    key: str
-    feats: frozenset[str]
-    norm: float
-    published: datetime
-    seed: bool = False
-    #: For a seed whose news has a known date: the date of that news (see SEED_COVERS_*).
-    event_date: datetime | None = None
-    #: Index size when `norm` was computed (IDF drifts as the index grows; see `_fresh_norm`).
-    norm_at: int = 0
-
-
-@dataclass(slots=True)
-class _Profile:
-    """The reports of one development pooled: feature -> number of reports that have it."""
-
-    counts: dict[str, int]
-    n: int = 0
-    norm: float = 0.0
-    #: Index size when `norm` was computed; -1 = stale (a report was added since).
-    norm_at: int = -1
 
 
 class DevelopmentIndex:

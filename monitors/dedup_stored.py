@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from monitors.dedup import DedupIndex, _Doc, _Verdict
+from monitors.dedup import DedupIndex
+from monitors.dedup_docs import _Doc, _Verdict
 from monitors.dedup_features import TextFeatures
 from monitors.dedup_records import DedupRecord, split_probes
 from monitors.dedup_settings import DedupSettings

@@ -16,7 +16,6 @@ number of stored developments.
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -28,10 +27,6 @@ from monitors.dev_records import (
     LONG_THRESHOLD,
     LONG_WINDOW,
     MATCH_THRESHOLD,
-    MAX_DF_SHARE,
-    MAX_POSTINGS_SCAN,
-    MAX_QUERY_FEATURES,
-    MIN_DF_CAP,
     NORM_REFRESH,
     NORM_REFRESH_MIN,
     SEED_COVERS_AFTER,
@@ -47,6 +42,7 @@ from monitors.dev_records import (
     _Member,
     _Profile,
 )
+from monitors.dev_retrieval import candidates
 from monitors.entities import entities as _entities
 
 
@@ -228,65 +224,8 @@ class DevelopmentIndex:
 
     # ----------------------------------------------------------------------------------------
     def _candidates(self, feats: set[str], published: datetime, qnorm: float) -> dict[int, float]:
-        """Dot products (sum of shared idf^2) with members in the long window sharing rare
-        features, minus those that cannot reach their bar (see below)."""
-        cap = max(MIN_DF_CAP, int(MAX_DF_SHARE * len(self._members)))
-        usable = sorted(
-            (f for f in feats if 0 < self._df.get(f, 0) <= cap), key=lambda f: self._df[f]
-        )
-        span = self.long_window.total_seconds()
-        lo, hi = published.timestamp() - span, published.timestamp() + span
-        acc: dict[int, float] = {}
-        members = self._members
-        member_ts = self._member_ts
-        ordered = self._in_time_order
-        for f in usable[:MAX_QUERY_FEATURES]:
-            postings = self._postings.get(f)
-            if not postings:
-                continue
-            w2 = self._idf(f) ** 2
-            if ordered:
-                # postings are in time order: jump past the members newer than the window
-                end = bisect.bisect_right(postings, hi, key=member_ts.__getitem__)
-                scan = postings[max(0, end - MAX_POSTINGS_SCAN) : end]
-            else:
-                scan = postings[-MAX_POSTINGS_SCAN:]
-            for mid in reversed(scan):
-                if mid in acc:
-                    acc[mid] += w2
-                    continue
-                ts = member_ts[mid]
-                if ts < lo:
-                    if ordered:
-                        break  # every older posting is out of the window too
-                    continue
-                if ts <= hi:
-                    acc[mid] = w2
-        if not acc:
-            return acc
-        # Common features (above the cap) still count toward the candidates' scores. Drop first
-        # the members that cannot reach their bar even if they had every common feature
-        # (an exact bound; the long window brings many weak ones), unless their development
-        # has a pooled profile to score.
-        weights = [(f, self._idf(f) ** 2) for f in feats if self._df.get(f, 0) > cap]
-        most = sum(w for _, w in weights)
-        near_bar = (self.threshold - TOPIC_BONUS) * qnorm
-        far_bar = (self.long_threshold - TOPIC_BONUS) * qnorm
-        profiles = self._profiles if USE_PROFILE else {}
-        out: dict[int, float] = {}
-        now_ts, window_s = published.timestamp(), self.window.total_seconds()
-        for mid, dot in acc.items():
-            m = members[mid]
-            bar = near_bar if abs(now_ts - member_ts[mid]) <= window_s else far_bar
-            if dot + most < bar * m.norm:
-                prof = profiles.get(m.key)
-                if prof is None or prof.n < 2:
-                    continue
-            if weights:
-                mf = m.feats
-                dot += sum(w for f, w in weights if f in mf)
-            out[mid] = dot
-        return out
+        """Members in the long window sharing rare features, with their dot products."""
+        return candidates(self, feats, published, qnorm)
 
     def _names_rare_entity(self, shared: Iterable[str]) -> bool:
         """True when `shared` holds a name (``e:``) that few developments mention."""

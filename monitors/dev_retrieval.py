@@ -1,0 +1,83 @@
+"""Candidate retrieval for development assignment: postings of an article's rare features."""
+
+from __future__ import annotations
+
+import bisect
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from monitors.dev_records import (
+    MAX_DF_SHARE,
+    MAX_POSTINGS_SCAN,
+    MAX_QUERY_FEATURES,
+    MIN_DF_CAP,
+    TOPIC_BONUS,
+    USE_PROFILE,
+)
+
+if TYPE_CHECKING:
+    from monitors.developments import DevelopmentIndex
+
+
+def candidates(
+    index: DevelopmentIndex, feats: set[str], published: datetime, qnorm: float
+) -> dict[int, float]:
+    """Dot products (sum of shared idf^2) with members in the long window sharing rare
+    features, minus those that cannot reach their bar (see below)."""
+    cap = max(MIN_DF_CAP, int(MAX_DF_SHARE * len(index._members)))
+    usable = sorted(
+        (f for f in feats if 0 < index._df.get(f, 0) <= cap), key=lambda f: index._df[f]
+    )
+    span = index.long_window.total_seconds()
+    lo, hi = published.timestamp() - span, published.timestamp() + span
+    acc: dict[int, float] = {}
+    members = index._members
+    member_ts = index._member_ts
+    ordered = index._in_time_order
+    for f in usable[:MAX_QUERY_FEATURES]:
+        postings = index._postings.get(f)
+        if not postings:
+            continue
+        w2 = index._idf(f) ** 2
+        if ordered:
+            # postings are in time order: jump past the members newer than the window
+            end = bisect.bisect_right(postings, hi, key=member_ts.__getitem__)
+            scan = postings[max(0, end - MAX_POSTINGS_SCAN) : end]
+        else:
+            scan = postings[-MAX_POSTINGS_SCAN:]
+        for mid in reversed(scan):
+            if mid in acc:
+                acc[mid] += w2
+                continue
+            ts = member_ts[mid]
+            if ts < lo:
+                if ordered:
+                    break  # every older posting is out of the window too
+                continue
+            if ts <= hi:
+                acc[mid] = w2
+    if not acc:
+        return acc
+    # Common features (above the cap) still count toward the candidates' scores. Drop first
+    # the members that cannot reach their bar even if they had every common feature
+    # (an exact bound; the long window brings many weak ones), unless their development
+    # has a pooled profile to score.
+    weights = [(f, index._idf(f) ** 2) for f in feats if index._df.get(f, 0) > cap]
+    most = sum(w for _, w in weights)
+    near_bar = (index.threshold - TOPIC_BONUS) * qnorm
+    far_bar = (index.long_threshold - TOPIC_BONUS) * qnorm
+    profiles = index._profiles if USE_PROFILE else {}
+    out: dict[int, float] = {}
+    now_ts, window_s = published.timestamp(), index.window.total_seconds()
+    for mid, dot in acc.items():
+        m = members[mid]
+        bar = near_bar if abs(now_ts - member_ts[mid]) <= window_s else far_bar
+        if dot + most < bar * m.norm:
+            prof = profiles.get(m.key)
+            if prof is None or prof.n < 2:
+                continue
+        if weights:
+            mf = m.feats
+            dot += sum(w for f, w in weights if f in mf)
+        out[mid] = dot
+    return out

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from functools import lru_cache
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
 
 from monitors.entities import entities as _entities
+from monitors.taxonomy import ActorDefinition, default_taxonomy
 from monitors.text import normalize, split_sentences
 from monitors.wordlists import load_word_list, load_word_pairs
 
@@ -19,8 +21,46 @@ LEAD_SENTENCES = 4
 MIN_LEAD_SENTENCE_WORDS = 4
 
 _STOP = load_word_list("grouping_stopwords.txt")
-#: The North Korea-Russia monitor's subject words (see `features`).
-SCOPE_WORDS = load_word_list("nk_scope_words.txt")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The monitor's subject: the words of its names, and a pattern that finds them."""
+
+    words: frozenset[str]
+    pattern: re.Pattern[str] | None
+
+
+def scope_of(actors: Sequence[ActorDefinition]) -> Scope:
+    """The subject of a monitor from its actors: those marked `subject`, else the first one.
+
+    Every report of the monitor names its subject ("North Korea", "Kim Jong Un"; "Prigozhin",
+    "Wagner group"), so those words say nothing about which event a report is.
+    """
+    chosen = [a for a in actors if a.subject] or list(actors[:1])
+    aliases = [alias for a in chosen for alias in (*a.aliases, *a.fuzzy)]
+    words = frozenset(
+        w for alias in aliases for w in normalize(alias.replace("*", " ")).split() if len(w) > 1
+    )
+    parts = sorted(
+        {
+            r"\W+".join(
+                re.escape(w.rstrip("*")) + (r"\w*" if w.endswith("*") else "") for w in parts_of
+            )
+            for alias in aliases
+            if (parts_of := alias.split()) and alias.strip("* ")
+        },
+        key=len,
+        reverse=True,
+    )
+    pattern = re.compile(r"\b(?:" + "|".join(parts) + r")\b", re.IGNORECASE) if parts else None
+    return Scope(words, pattern)
+
+
+@cache
+def default_scope() -> Scope:
+    """The subject of the default taxonomy (monitors/data/taxonomy.yaml)."""
+    return scope_of(default_taxonomy().actors)
 
 
 #: News-vocabulary variants folded onto one feature (after stemming): outlets describe one
@@ -30,13 +70,6 @@ _SYNONYMS: dict[str, str] = load_word_pairs("news_synonyms.txt")
 
 #: Words kept either side of the subject's mention in a roundup item (see `lead`).
 ABOUT_WORDS = 12
-#: The monitor's subject named in a headline or sentence (see `features`).
-SUBJECT = re.compile(
-    r"\b(?:"
-    + "|".join(sorted(load_word_list("nk_subject_patterns.txt"), key=len, reverse=True))
-    + r")\b",
-    re.IGNORECASE,
-)
 
 
 def _stem(tok: str) -> str:
@@ -116,17 +149,18 @@ def features(
     text: str,
     *,
     entity_fn: Callable[[str, str], set[str]] = _entities,
-    scope_words: frozenset[str] = SCOPE_WORDS,
-    subject: re.Pattern[str] | None = SUBJECT,
+    scope: Scope | None = None,
 ) -> set[str]:
     """Matching features of an article: stemmed content words and ``e:``-prefixed names.
 
-    Words in `scope_words` (the monitor's own subject: "North Korea", "Kim Jong Un") are left
-    out: every article of the monitor has them, so they say nothing about which event it is.
-    When the headline does not name the subject (`subject`: a roundup, "Russia-Ukraine war at
-    a glance", or a story about someone else that mentions North Korea), the lead is cut to the
-    sentences that do name it: that item is what the article reports about the subject.
+    The words of the monitor's subject (`scope`, default: the default taxonomy's; "North Korea",
+    "Kim Jong Un") are left out: every article of the monitor has them, so they say nothing
+    about which event it is. When the headline does not name the subject (a roundup,
+    "Russia-Ukraine war at a glance", or a story about someone else that mentions it), the lead
+    is cut to the sentences that do name it: that item is what the article reports about it.
     """
+    scope = scope or default_scope()
+    scope_words, subject = scope.words, scope.pattern
     about = None if subject is None or subject.search(title) else subject
     body = lead(text, about=about)
     feats = {
@@ -138,3 +172,21 @@ def features(
         if not set(e.split()) <= scope_words:
             feats.add("e:" + e)
     return feats
+
+
+def vocabulary(
+    title: str,
+    text: str,
+    *,
+    entity_fn: Callable[[str, str], set[str]] = _entities,
+    scope: Scope | None = None,
+) -> frozenset[str]:
+    """Every matching feature of a whole text (not only its lead): what a seed says."""
+    scope_words = (scope or default_scope()).words
+    words = {
+        _term(t)
+        for t in normalize(f"{title} {text}").split()
+        if len(t) > 1 and t not in _STOP and t not in scope_words and not t.isdigit()
+    }
+    names = {"e:" + e for e in entity_fn(title, text) if not set(e.split()) <= scope_words}
+    return frozenset(words | names)

@@ -54,6 +54,34 @@ MIN_DF_CAP = 50
 #: Query features used for retrieval: the rarest ones.
 MAX_QUERY_FEATURES = 32
 
+# -- Running stories (monitors/dev_novelty.py) ----------------------------------------------
+#: A development is a running story when it drew at least HOT_REPORTS reports from at least
+#: HOT_OUTLETS outlets within HOT_SPAN of an article: many outlets covering one story at once,
+#: when every outlet also writes follow-ups, analysis and new angles of it.
+HOT_SPAN = timedelta(hours=48)
+HOT_REPORTS = 8
+HOT_OUTLETS = 4
+#: In a running story an article resembling it at this (lower) bar is one of its follow-ups,
+#: not a new story, even in words the story's reports did not use (opinion, features).
+STORY_THRESHOLD = 0.12
+#: A word of an article is new to a development when fewer than this share of its reports
+#: have it.
+NOVEL_SHARE = 0.05
+#: Two reports from different outlets within CORROBORATE_SPAN whose new words (weighted by
+#: rarity) overlap at this cosine report the same new fact: a new development of the story.
+CORROBORATE_SPAN = timedelta(hours=36)
+#: A story's first news cycle (from its first report, or a seed's news date): what emerges
+#: then (who was on board, footage, first reactions) is the story, not a new development.
+FIRST_CYCLE = timedelta(hours=12)
+CORROBORATE_THRESHOLD = 0.3
+#: ...and share at least this many new, uncommon things (a name counts once with its words)...
+CORROBORATE_MIN_SHARED = 2
+#: ...held by at most this share of all reports (not "her", "link", "says"), or MIN_UNCOMMON_DF...
+UNCOMMON_SHARE = 0.02
+MIN_UNCOMMON_DF = 5
+#: ...and what they have in common is at least this share (rarity-weighted) new to the story.
+NEW_SHARE = 0.5
+
 
 @dataclass
 class DevelopmentRef:
@@ -78,8 +106,12 @@ class Assignment:
     score: float
     reason: str
     new_topics: frozenset[str]
-    #: With `key` None: the development the article resembles but adds a new watched topic to.
+    #: With `key` None: the development the article resembles but adds a new watched topic to,
+    #: or the running story a corroborated new fact splits from.
     related: str | None = None
+    #: With `key` None in a running story: earlier reports (their `ref`s) of the same new fact,
+    #: from other outlets; they move to the new development with the article.
+    corroborated_by: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -95,6 +127,9 @@ class _Member:
     event_date: datetime | None = None
     #: Index size when `norm` was computed (IDF drifts as the index grows; see `_fresh_norm`).
     norm_at: int = 0
+    #: The article's id (None for seeds and developments loaded without their reports).
+    ref: str | None = None
+    outlet: str | None = None
 
 
 @dataclass(slots=True)

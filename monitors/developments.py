@@ -20,7 +20,8 @@ import math
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from monitors.dev_features import features
+from monitors.dev_features import Scope, default_scope, features, vocabulary
+from monitors.dev_novelty import in_story, is_running, move_members, running_story
 from monitors.dev_records import (
     _PLACE_WORDS,
     ENTITY_BOOST,
@@ -29,11 +30,10 @@ from monitors.dev_records import (
     MATCH_THRESHOLD,
     NORM_REFRESH,
     NORM_REFRESH_MIN,
-    SEED_COVERS_AFTER,
-    SEED_COVERS_BEFORE,
     SEED_ENTITY_DF_SHARE,
     SEED_ENTITY_MIN_DF,
     SEED_THRESHOLD,
+    STORY_THRESHOLD,
     TOPIC_BONUS,
     USE_PROFILE,
     Assignment,
@@ -43,6 +43,7 @@ from monitors.dev_records import (
     _Profile,
 )
 from monitors.dev_retrieval import candidates
+from monitors.dev_seeds import seed_match
 from monitors.entities import entities as _entities
 
 
@@ -65,6 +66,7 @@ class DevelopmentIndex:
         entity_fn: Callable[[str, str], set[str]] = _entities,
         long_window: timedelta = LONG_WINDOW,
         long_threshold: float = LONG_THRESHOLD,
+        scope: Scope | None = None,
     ) -> None:
         """An empty index; `window` is how far apart in time two reports of one development be.
 
@@ -76,6 +78,8 @@ class DevelopmentIndex:
         self.seed_threshold = seed_threshold
         self.long_window = max(long_window, window)
         self.long_threshold = long_threshold
+        #: The monitor's subject, left out of matching (dev_features.scope_of).
+        self.scope = scope or default_scope()
         self._entity_fn = entity_fn
         self._refs: dict[str, DevelopmentRef] = {}
         self._members: list[_Member] = []
@@ -87,10 +91,21 @@ class DevelopmentIndex:
         self._profiles: dict[str, _Profile] = {}
         self._postings: dict[str, list[int]] = {}
         self._df: dict[str, int] = {}
+        #: Member ids of each development's reports.
+        self._by_dev: dict[str, list[int]] = {}
+        #: Everything a seed development's seed says (its whole text), and its news date.
+        self._vocab: dict[str, frozenset[str]] = {}
+        self._event_dates: dict[str, datetime] = {}
+        #: Developments split off a running story -> that story.
+        self._parent: dict[str, str] = {}
 
     def __len__(self) -> int:
         """Number of developments."""
         return len(self._refs)
+
+    def __contains__(self, key: object) -> bool:
+        """Whether development `key` is registered."""
+        return key in self._refs
 
     # ----------------------------------------------------------------------------------------
     def _idf(self, feat: str) -> float:
@@ -131,11 +146,27 @@ class DevelopmentIndex:
         dot = sum(self._idf(f) ** 2 * counts[f] for f in feats if f in counts)
         return dot / (qnorm * prof.norm)
 
-    def _add_member(self, key: str, feats: set[str], published: datetime, *, seed: bool) -> None:
+    def _add_member(
+        self,
+        key: str,
+        feats: set[str],
+        published: datetime,
+        *,
+        seed: bool,
+        ref: str | None = None,
+        outlet: str | None = None,
+    ) -> None:
         for f in feats:
             self._df[f] = self._df.get(f, 0) + 1
         member = _Member(
-            key, frozenset(feats), self._norm(feats), published, seed, norm_at=len(self._members)
+            key,
+            frozenset(feats),
+            self._norm(feats),
+            published,
+            seed,
+            norm_at=len(self._members),
+            ref=ref,
+            outlet=outlet,
         )
         if seed:
             # Seed leads are scored directly (few of them, no time window), not via postings.
@@ -143,6 +174,7 @@ class DevelopmentIndex:
             return
         mid = len(self._members)
         self._members.append(member)
+        self._by_dev.setdefault(key, []).append(mid)
         ts = published.timestamp()
         if self._member_ts and ts < self._member_ts[-1]:
             self._in_time_order = False
@@ -169,6 +201,9 @@ class DevelopmentIndex:
         seed_ref: str | None = None,
         headline_topics: frozenset[str] | None = None,
         event_date: datetime | None = None,
+        ref: str | None = None,
+        outlet: str | None = None,
+        parent: str | None = None,
     ) -> None:
         """Register a development (from the database, a seed, or a newly alerted article).
 
@@ -177,7 +212,9 @@ class DevelopmentIndex:
         SEED_COVERS_BEFORE before to SEED_COVERS_AFTER after it.
         `topics` should be everything the source reports (for a seed, the tags of its whole
         text), so that a later article on one of those aspects is not taken for a new fact.
-        `headline_topics` (default: `topics`) are the topics of its headline.
+        `headline_topics` (default: `topics`) are the topics of its headline. `ref` and `outlet`
+        name the report (an article id) and who published it; `parent` the running story it
+        was split off from.
         """
         if key in self._refs:
             raise ValueError(f"development {key!r} is already registered")
@@ -191,9 +228,14 @@ class DevelopmentIndex:
             seed_ref=seed_ref,
             headline_topics=frozenset(topics if headline_topics is None else headline_topics),
         )
-        feats = features(title, text, entity_fn=self._entity_fn)
-        self._add_member(key, feats, published, seed=seed_ref is not None)
-        if seed_ref is not None and event_date is not None:
+        if parent is not None:
+            self._parent[key] = parent
+        feats = features(title, text, entity_fn=self._entity_fn, scope=self.scope)
+        self._add_member(key, feats, published, seed=seed_ref is not None, ref=ref, outlet=outlet)
+        if seed_ref is not None:
+            self._vocab[key] = vocabulary(title, text, entity_fn=self._entity_fn, scope=self.scope)
+            if event_date is not None:
+                self._event_dates[key] = event_date
             self._seed_members[-1].event_date = event_date
 
     def get(self, key: str) -> DevelopmentRef:
@@ -209,18 +251,19 @@ class DevelopmentIndex:
         topics: frozenset[str],
         published: datetime,
         headline_topics: frozenset[str] | None = None,
+        ref: str | None = None,
+        outlet: str | None = None,
     ) -> None:
         """An article joined `key`: extend its dates and topics, add it as a member."""
-        ref = self._refs[key]
-        ref.last_seen = max(ref.last_seen, published)
-        ref.first_seen = min(ref.first_seen, published)
-        ref.topics = ref.topics | topics
-        ref.headline_topics = ref.headline_topics | (
+        dev = self._refs[key]
+        dev.last_seen = max(dev.last_seen, published)
+        dev.first_seen = min(dev.first_seen, published)
+        dev.topics = dev.topics | topics
+        dev.headline_topics = dev.headline_topics | (
             topics if headline_topics is None else headline_topics
         )
-        self._add_member(
-            key, features(title, text, entity_fn=self._entity_fn), published, seed=False
-        )
+        feats = features(title, text, entity_fn=self._entity_fn, scope=self.scope)
+        self._add_member(key, feats, published, seed=False, ref=ref, outlet=outlet)
 
     # ----------------------------------------------------------------------------------------
     def _candidates(self, feats: set[str], published: datetime, qnorm: float) -> dict[int, float]:
@@ -250,29 +293,33 @@ class DevelopmentIndex:
         published: datetime,
         watched: frozenset[str],
         headline_topics: frozenset[str] | None = None,
+        outlet: str | None = None,
     ) -> Assignment:
         """Decide whether an article joins a development or starts a new one (key None).
 
-        A materially new fact starts a new development even when the article resembles one:
-        a watched topic the development does not have yet, or (with `headline_topics` given)
-        a watched topic in the article's headline that none of the development's headlines
-        had (e.g. "US sanctions Russian firm..." on a story that only mentioned UN resolutions).
+        In a quiet story a materially new fact starts a new development even when the article
+        resembles one: a watched topic the development does not have yet, or (with
+        `headline_topics` given) a watched topic in the article's headline that none of the
+        development's headlines had. In a running story (monitors/dev_novelty.py) follow-ups
+        join it, and a new fact splits off once a second outlet (`outlet`) reports it.
         """
-        feats = features(title, text, entity_fn=self._entity_fn)
+        feats = features(title, text, entity_fn=self._entity_fn, scope=self.scope)
         qnorm = self._norm(feats)
         # Developments that pass their bar: key -> (score, member scored against, how).
         passing: dict[str, tuple[float, _Member, str]] = {}
+        loose: dict[str, float] = {}  # every scored development's best score
         top = 0.0
 
         def consider(m: _Member, score: float, need: float, how: str) -> None:
             nonlocal top
             top = max(top, score)
+            loose[m.key] = max(score, loose.get(m.key, 0.0))
             if score >= need and score > passing.get(m.key, (0.0,))[0]:
                 passing[m.key] = (score, m, how)
 
         # Per development with a pooled profile: its member closest in time among the candidates.
         near: dict[str, _Member] = {}
-        floor = min(self.threshold, self.long_threshold) - TOPIC_BONUS
+        floor = min(self.threshold, self.long_threshold, STORY_THRESHOLD) - TOPIC_BONUS
         profiles = self._profiles if USE_PROFILE else {}
         for mid, dot in self._candidates(feats, published, qnorm).items():
             m = self._members[mid]
@@ -299,26 +346,11 @@ class DevelopmentIndex:
                 dt = abs(published - m.published)
                 need = self.threshold if dt <= self.window else self.long_threshold
                 consider(m, score, need, "profile")
-        # A seed that matches wins over reports: it is what the brief already knows, and the
-        # reports it resembles are then (at most) stages it covers.
-        seed_hit: tuple[float, _Member, str] | None = None
-        for m in self._seed_members:
-            if m.event_date is not None and not (
-                m.event_date - SEED_COVERS_BEFORE <= published <= m.event_date + SEED_COVERS_AFTER
-            ):
-                continue  # a seed's news covers its own days (and the run-up), not other years
-            shared = feats & m.feats
-            if not shared:
-                continue
-            ref = self._refs[m.key]
-            if ref.topics and not topics & ref.topics:
-                continue  # a seed covers its own angle of the story, not an unrelated one
-            if not self._names_rare_entity(shared):
-                continue  # generic overlap ("South Korea", "Japan", "cooperation") is no match
-            score = sum(self._idf(f) ** 2 for f in shared) / (qnorm * self._fresh_norm(m))
-            if score >= self.seed_threshold and (seed_hit is None or score > seed_hit[0]):
-                seed_hit = (score, m, "seed")
+        seed_hit = seed_match(self, feats, topics, published, qnorm)
         if seed_hit is None and not passing:
+            story = running_story(self, loose, published)
+            if story is not None:
+                return in_story(self, story, loose[story], feats, published, outlet, "follows")
             return Assignment(
                 key=None,
                 score=round(top, 3),
@@ -334,10 +366,17 @@ class DevelopmentIndex:
                 new |= (headline_topics & watched) - ref.headline_topics
             return frozenset(new)
 
+        # A seed that matches wins over reports (except over the new facts split off from its
+        # story that match better): it is what the brief already knows.
         if seed_hit is not None:
             best_score, best, how_kind = seed_hit
+            kids = [v for k, v in passing.items() if self._parent.get(k) == best.key]
+            if kids and max(kids, key=lambda t: t[0])[0] > best_score:
+                best_score, best, how_kind = max(kids, key=lambda t: t[0])
         else:
             best_score, best, how_kind = max(passing.values(), key=lambda t: t[0])
+        if is_running(self, best.key, published):
+            return in_story(self, best.key, best_score, feats, published, outlet, "joins")
         if new_watched(best.key):
             # A watched topic is new only if no similar development in the window has it: a
             # roundup line on a story already followed elsewhere is not a new fact, and once a
@@ -370,3 +409,30 @@ class DevelopmentIndex:
             f"{best_score:.2f} against its {how}; shared: {self._explain(feats, best.feats)}",
             new_topics=frozenset(topics - ref.topics),
         )
+
+    def split_off(
+        self,
+        key: str,
+        *,
+        parent: str,
+        refs: Iterable[str],
+        title: str,
+        topics: frozenset[str],
+        published: datetime,
+    ) -> None:
+        """Register development `key`, a new fact of running story `parent`, and move the
+        reports `refs` (article ids) that first reported it from the story to it."""
+        if key in self._refs:
+            raise ValueError(f"development {key!r} is already registered")
+        self._refs[key] = DevelopmentRef(
+            key=key,
+            title=title,
+            topics=frozenset(topics),
+            first_seen=published,
+            last_seen=published,
+            status="new",
+            seed_ref=None,
+            headline_topics=frozenset(),
+        )
+        self._parent[key] = parent
+        move_members(self, set(refs), key)

@@ -76,6 +76,11 @@ class ActorDefinition(BaseModel):
         default_factory=list, description="context rules, e.g. 'Kim' next to 'Putin'"
     )
     exclude: list[str] = Field(default_factory=list)
+    subject: bool = Field(
+        default=False,
+        description="the monitor's own subject: its names are in every report, so grouping "
+        "ignores them (default: the first actor)",
+    )
 
 
 class Taxonomy(BaseModel):

@@ -12,6 +12,8 @@ from monitors.alerts import AlertContent, SeedRef, SourceLink
 from monitors.clock import as_utc
 from monitors.config import MonitorConfig
 from monitors.dedup import DedupIndex
+from monitors.dev_features import scope_of
+from monitors.dev_records import Assignment
 from monitors.developments import DevelopmentIndex
 from monitors.records import DedupMatch, Tagging
 from monitors.tagging import Tagger, headline_topics
@@ -33,37 +35,73 @@ def _parse_date(value: str | None) -> datetime | None:
 def build_development_index(
     cfg: MonitorConfig, session: Session, *, now: datetime, tagger: Tagger | None = None
 ) -> DevelopmentIndex:
-    """A development index over seed developments and recent developments of the monitor."""
+    """A development index over seed developments and recent developments of the monitor,
+    with their reports (what a running story has said, who said it and when)."""
     tagger = tagger or make_tagger(cfg)
-    index = DevelopmentIndex()
+    index = DevelopmentIndex(scope=scope_of(cfg.actors))
     seeds = {s.seed_id: s for s in repo.list_seeds(session, monitor=cfg.name)}
     recent = repo.list_developments(session, monitor=cfg.name, since=now - DEVELOPMENT_LOOKBACK)
-    firsts = repo.first_articles(
-        session, development_ids=[d.id for d in recent if d.id is not None and not d.seed_ref]
+    members = repo.development_articles(
+        session, development_ids=[d.id for d in recent if d.id is not None]
     )
+    reports: list[tuple[datetime, int, Development, Article]] = []
     for dev in recent:
-        event_date = None
-        published = as_utc(dev.first_seen_at) or now
+        arts = members.get(dev.id or 0, [])
         if dev.seed_ref and dev.seed_ref in seeds:
             seed = seeds[dev.seed_ref]
-            title, text = seed.title, seed.text  # the index matches on its title and lead
-            event_date = _parse_date(seed.event_date)
-        else:
-            first = firsts.get(dev.id or 0)
-            title = dev.title
-            text = first.text if first else ""
+            index.add(
+                key=str(dev.id),
+                title=seed.title,
+                text=seed.text,  # the index matches on its title and lead, and its whole text
+                topics=frozenset(dev.topics or []),
+                published=as_utc(dev.first_seen_at) or now,
+                status="known",
+                seed_ref=dev.seed_ref,
+                headline_topics=headline_topics(
+                    tagger.tag(title=seed.title, text=seed.text), seed.title
+                ),
+                event_date=_parse_date(seed.event_date),
+            )
+        elif not arts:
+            index.add(
+                key=str(dev.id),
+                title=dev.title,
+                text="",
+                topics=frozenset(dev.topics or []),
+                published=as_utc(dev.first_seen_at) or now,
+                status="known" if dev.status == "known" else "new",
+                parent=str(dev.parent_id) if dev.parent_id else None,
+            )
+        for a in arts:
             # the news's own time, as for articles added during a run (not when it was seen)
-            published = (as_utc(first.published_at) if first else None) or published
+            published = as_utc(a.published_at) or as_utc(a.first_seen_at) or now
+            reports.append((published, a.id or 0, dev, a))
+    # reports in time order (retrieval scans the newest first), each development registered
+    # with its earliest report
+    for published, _, dev, a in sorted(reports, key=lambda r: (r[0], r[1])):
+        key = str(dev.id)
+        if key in index:
+            index.touch(
+                key,
+                title=a.title,
+                text=a.text,
+                topics=frozenset(dev.topics or []),
+                published=published,
+                ref=str(a.id),
+                outlet=a.outlet,
+            )
+            continue
         index.add(
-            key=str(dev.id),
-            title=title,
-            text=text,
+            key=key,
+            title=a.title,
+            text=a.text,
             topics=frozenset(dev.topics or []),
             published=published,
             status="known" if dev.status == "known" else "new",
-            seed_ref=dev.seed_ref,
-            headline_topics=headline_topics(tagger.tag(title=title, text=text), title),
-            event_date=event_date,
+            headline_topics=headline_topics(tagger.tag(title=a.title, text=a.text), a.title),
+            ref=str(a.id),
+            outlet=a.outlet,
+            parent=str(dev.parent_id) if dev.parent_id else None,
         )
     return index
 
@@ -103,6 +141,8 @@ def _assign_development(
                 topics=topics,
                 published=published,
                 headline_topics=heads,
+                ref=str(article.id),
+                outlet=article.outlet,
             )
         return dev, False, note
     if not tagging.relevant or not topics:
@@ -114,6 +154,7 @@ def _assign_development(
         published=published,
         watched=watched,
         headline_topics=heads,
+        outlet=article.outlet,
     )
     if assignment.key is not None:
         dev = s.get(Development, int(assignment.key))
@@ -126,8 +167,14 @@ def _assign_development(
                 topics=topics,
                 published=published,
                 headline_topics=heads,
+                ref=str(article.id),
+                outlet=article.outlet,
             )
             return dev, False, assignment.reason
+    if assignment.corroborated_by and assignment.related is not None:
+        return _split_off(
+            s, cfg, article, topics, heads, assignment, devs=devs, published=published, now=now
+        )
     dev = Development(
         monitor=cfg.name,
         title=article.title[:2000],
@@ -148,6 +195,66 @@ def _assign_development(
         published=published,
         status="new",
         headline_topics=heads,
+        ref=str(article.id),
+        outlet=article.outlet,
+    )
+    return dev, True, assignment.reason
+
+
+def _split_off(
+    s: Session,
+    cfg: MonitorConfig,
+    article: Article,
+    topics: frozenset[str],
+    heads: frozenset[str],
+    assignment: Assignment,
+    *,
+    devs: DevelopmentIndex,
+    published: datetime,
+    now: datetime,
+) -> tuple[Development | None, bool, str]:
+    """A new fact of a running story that another outlet reported first: a new development
+    holding those earlier reports (moved from the story) and this article."""
+    earlier = [a for r in assignment.corroborated_by if (a := s.get(Article, int(r))) is not None]
+    earlier.sort(key=lambda a: (as_utc(a.published_at) or now, a.id or 0))
+    first = earlier[0] if earlier else article
+    story = s.get(Development, int(assignment.related or 0))
+    dev = Development(
+        monitor=cfg.name,
+        title=first.title[:2000],
+        status="new",
+        first_seen_at=as_utc(first.first_seen_at) or now,
+        last_seen_at=now,
+        topics=sorted(topics),
+        article_count=len(earlier) + 1,
+        outlets=sorted({a.outlet for a in [*earlier, article] if a.outlet}),
+        parent_id=story.id if story is not None else None,
+    )
+    s.add(dev)
+    s.flush()
+    for a in earlier:
+        a.development_id = dev.id
+        s.add(a)
+    if story is not None:
+        story.article_count = max(0, story.article_count - len(earlier))
+        s.add(story)
+    devs.split_off(
+        str(dev.id),
+        parent=str(assignment.related),
+        refs=[str(a.id) for a in earlier],
+        title=first.title,
+        topics=topics,
+        published=as_utc(first.published_at) or published,
+    )
+    devs.touch(
+        str(dev.id),
+        title=article.title,
+        text=article.text,
+        topics=topics,
+        published=published,
+        headline_topics=heads,
+        ref=str(article.id),
+        outlet=article.outlet,
     )
     return dev, True, assignment.reason
 
@@ -164,14 +271,18 @@ def _touch(dev: Development, article: Article, topics: frozenset[str], now: date
 def _alert_content(
     cfg: MonitorConfig,
     dev: Development,
-    article: Article,
+    reports: list[Article],
     tagging: Tagging,
     dedup: DedupIndex,
     *,
     watched: frozenset[str],
     run_url: str | None,
 ) -> AlertContent:
-    nearest = dedup.nearest(text=article.text, title=article.title, kind="seed")
+    """The new-development alert: the first report's headline and summary, every report so
+    far as a source (more than one when a second outlet made a running story's new fact a
+    development), the topics with their evidence and the nearest seed."""
+    first = reports[0]
+    nearest = dedup.nearest(text=first.text, title=first.title, kind="seed")
     seed_ref = (
         SeedRef(seed_id=nearest.ref, title=nearest.title, score=round(nearest.score, 1))
         if nearest is not None
@@ -181,18 +292,19 @@ def _alert_content(
     return AlertContent(
         monitor=cfg.name,
         kind="new_development",
-        headline=article.title,
-        summary=cut_text(article.summary or article.text, 600),
+        headline=first.title,
+        summary=cut_text(first.summary or first.text, 600),
         development_id=dev.id,
         topics=hits,
         actors=list(tagging.actors),
         sources=[
             SourceLink(
-                title=article.title,
-                url=article.link,
-                outlet=article.outlet or "",
-                published=as_utc(article.published_at),
+                title=a.title,
+                url=a.link,
+                outlet=a.outlet or "",
+                published=as_utc(a.published_at),
             )
+            for a in reports
         ],
         nearest_seed=seed_ref,
         run_url=run_url,

@@ -249,8 +249,11 @@ def process_article(
             and tagging.relevant
             and set(topics) & watched
         ):
+            reports = [article]
+            if dev.parent_id is not None and dev.id is not None:  # split off a running story
+                reports = repo.development_articles(s, development_ids=[dev.id]).get(dev.id, [])
             content = _alert_content(
-                cfg, dev, article, tagging, dedup, watched=watched, run_url=run_url
+                cfg, dev, reports or [article], tagging, dedup, watched=watched, run_url=run_url
             )
             for ch in routed_channels(cfg, set(topics) & watched):
                 queued = queue_alert(

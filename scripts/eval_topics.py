@@ -14,20 +14,21 @@ import gzip
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 
 from monitors.developments import DevelopmentIndex
+from monitors.seeds import load_seeds as load_seed_docs
 from monitors.tagging import Tagger, headline_topics
 from monitors.taxonomy import default_taxonomy
 from monitors.text import strip_html
-from scripts.shared_data import SHARED
+from scripts.shared_data import REPO, SHARED
 
 LABELS = SHARED / "labels" / "rss2023-dev.jsonl"
 EVENTS = SHARED / "labels" / "events-dev.json"
 CORPUS = SHARED / "corpora" / "rss2023"
-SEEDS = SHARED / "seeds"
+SEEDS = REPO / "seeds"  # the bundled seeds with their manifest (titles, news dates)
 TOPICS = ("flights", "sanctions", "summits", "arms", "visits", "exchanges")
 WATCHED = frozenset({"flights", "sanctions", "summits"})
 REQUIRE = ["north_korea", "russia"]
@@ -57,6 +58,7 @@ class Seed:
     ref: str
     title: str
     text: str
+    event_date: datetime | None = None
 
 
 def available() -> bool:
@@ -107,13 +109,18 @@ def load_events() -> dict[str, dict[str, object]]:
 
 
 def load_seeds(folder: Path = SEEDS) -> list[Seed]:
-    """Seed articles: title = first line (as monitors.seeds does without a manifest)."""
-    out = []
-    for path in sorted(folder.glob("*.txt")):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        title = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-        out.append(Seed(ref=path.name, title=title[:300], text=text))
-    return out
+    """Seed articles as the pipeline reads them (titles and news dates from the manifest)."""
+    return [
+        Seed(
+            ref=d.seed_id + ".txt",
+            title=d.title,
+            text=d.text,
+            event_date=datetime.fromisoformat(d.event_date).replace(tzinfo=UTC)
+            if d.event_date
+            else None,
+        )
+        for d in load_seed_docs(folder)
+    ]
 
 
 def default_tagger() -> Tagger:
@@ -253,6 +260,7 @@ def replay(
             published=first,
             status="known",
             seed_ref=seed.ref,
+            event_date=seed.event_date,
         )
     clusters: dict[str, str] = {}
     alerts: list[tuple[str, str | None, str]] = []

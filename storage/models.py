@@ -226,6 +226,8 @@ class Development(DevelopmentBase, table=True):
     seed_score: float | None = None
     article_count: int = 0
     outlets: list[str] | None = _json(list)
+    #: The running story this development was split off (a new fact two outlets reported).
+    parent_id: int | None = None
 
 
 class DevelopmentPublic(DevelopmentBase):
@@ -234,6 +236,7 @@ class DevelopmentPublic(DevelopmentBase):
     seed_ref: str | None
     article_count: int
     outlets: list[str] | None
+    parent_id: int | None = None
 
 
 # --- alerts (outbox) -----------------------------------------------------------------------

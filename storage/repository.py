@@ -237,9 +237,11 @@ def ensure_seed_development(
     return dev
 
 
-def first_articles(session: Session, *, development_ids: Sequence[int]) -> dict[int, Article]:
-    """The first article (by first_seen_at, then id) of each development, in batched queries."""
-    out: dict[int, Article] = {}
+def development_articles(
+    session: Session, *, development_ids: Sequence[int]
+) -> dict[int, list[Article]]:
+    """The articles of each development, first seen first, in batched queries."""
+    out: dict[int, list[Article]] = {}
     ids = list(development_ids)
     for i in range(0, len(ids), 500):
         q = (
@@ -249,5 +251,5 @@ def first_articles(session: Session, *, development_ids: Sequence[int]) -> dict[
         )
         for a in session.exec(q):
             if a.development_id is not None:
-                out.setdefault(a.development_id, a)
+                out.setdefault(a.development_id, []).append(a)
     return out

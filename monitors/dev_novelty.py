@@ -1,0 +1,210 @@
+"""Running stories: follow-ups join them, a new fact needs a second outlet to split off.
+
+When many outlets cover one story at once (a crash, a summit), each also publishes follow-ups,
+analysis, features and new angles in words the story's first reports did not use. Judged one
+article at a time, each of those looks new; most are not a new development. In a running
+story (HOT_REPORTS reports from HOT_OUTLETS outlets within HOT_SPAN) an article therefore joins
+the story even at the lower STORY_THRESHOLD, and a new development splits off only when two
+outlets report the same new fact: their words that are new to the story (held by fewer than
+NOVEL_SHARE of its reports) overlap. A quiet story keeps the one-report rule: there a single
+report of something new is news.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from monitors.dev_records import (
+    CORROBORATE_MIN_SHARED,
+    CORROBORATE_SPAN,
+    CORROBORATE_THRESHOLD,
+    FIRST_CYCLE,
+    HOT_OUTLETS,
+    HOT_REPORTS,
+    HOT_SPAN,
+    MIN_UNCOMMON_DF,
+    NEW_SHARE,
+    NOVEL_SHARE,
+    STORY_THRESHOLD,
+    UNCOMMON_SHARE,
+    Assignment,
+    _Member,
+)
+
+if TYPE_CHECKING:
+    from monitors.developments import DevelopmentIndex
+
+
+def recent_members(index: DevelopmentIndex, key: str, published: datetime) -> list[_Member]:
+    """Reports of development `key` published within HOT_SPAN of `published`."""
+    return [
+        m
+        for mid in index._by_dev.get(key, ())
+        if abs((m := index._members[mid]).published - published) <= HOT_SPAN
+    ]
+
+
+def story_start(index: DevelopmentIndex, key: str, published: datetime) -> datetime:
+    """When the coverage of `key` that is still running at `published` began: its first report
+    in an unbroken run of reports no more than HOT_SPAN apart (a seed's from its news date)."""
+    times = sorted(
+        m.published
+        for mid in index._by_dev.get(key, ())
+        if (m := index._members[mid]).published <= published
+    )
+    event = index._event_dates.get(key)
+    if event is not None:
+        times = [t for t in times if t >= event]
+    start = published
+    for t in reversed(times):
+        if start - t > HOT_SPAN:
+            break
+        start = t
+    return start
+
+
+def is_running(index: DevelopmentIndex, key: str, published: datetime) -> bool:
+    """Whether development `key` is a running story at `published` (see module docstring)."""
+    recent = recent_members(index, key, published)
+    return len(recent) >= HOT_REPORTS and len({m.outlet for m in recent}) >= HOT_OUTLETS
+
+
+def _new_to_story(
+    index: DevelopmentIndex, key: str, feats: frozenset[str] | set[str], *, own: frozenset[str]
+) -> set[str]:
+    """The features of `feats` that the story `key` has hardly used: in its seed, or (leaving
+    out `own`, a report's own features) in more than NOVEL_SHARE of its reports."""
+    prof = index._profiles.get(key)
+    seen = index._vocab.get(key, frozenset())
+    if prof is None or prof.n == 0:
+        return {f for f in feats if f not in seen}
+    bar = NOVEL_SHARE * prof.n
+    return {f for f in feats if f not in seen and prof.counts.get(f, 0) - (f in own) <= bar}
+
+
+def _concepts(feats: set[str]) -> int:
+    """How many distinct things `feats` name: a name counts once with its words."""
+    words = {f for f in feats if not f.startswith("e:")}
+    names = [f[2:].split() for f in feats if f.startswith("e:")]
+    return len(words) + sum(1 for n in names if not set(n) <= words)
+
+
+def corroborating(
+    index: DevelopmentIndex,
+    key: str,
+    feats: set[str],
+    published: datetime,
+    outlet: str | None,
+) -> tuple[list[_Member], list[str]]:
+    """Reports of `key` from other outlets that share the article's new fact, and the words.
+
+    Two reports share a new fact when what they have in common is mostly new to the story
+    (NEW_SHARE of its weight), names at least CORROBORATE_MIN_SHARED new, uncommon things,
+    and their new words overlap at CORROBORATE_THRESHOLD (cosine, rarity-weighted). Empty when
+    the article brings nothing new to the story or no other outlet reported it.
+    """
+    cap = max(MIN_UNCOMMON_DF, UNCOMMON_SHARE * len(index._members))
+    if published - story_start(index, key, published) < FIRST_CYCLE:
+        return [], []  # the story's first news cycle: details emerging are the story itself
+    mine = {
+        f for f in _new_to_story(index, key, feats, own=frozenset()) if index._df.get(f, 0) <= cap
+    }
+    if _concepts(mine) < CORROBORATE_MIN_SHARED:
+        return [], []
+    idf2 = {f: index._idf(f) ** 2 for f in feats}
+    norm_a = math.sqrt(sum(idf2[f] for f in mine)) or 1.0
+    hits: list[_Member] = []
+    shared_all: set[str] = set()
+    for mid in index._by_dev.get(key, ()):
+        m = index._members[mid]
+        if m.ref is None or m.outlet == outlet or abs(m.published - published) > CORROBORATE_SPAN:
+            continue
+        common = feats & m.feats
+        if _concepts(mine & common) < CORROBORATE_MIN_SHARED:
+            continue
+        theirs = {
+            f
+            for f in _new_to_story(index, key, m.feats, own=m.feats)
+            if f in mine or f not in feats
+        }
+        shared = mine & theirs
+        if _concepts(shared) < CORROBORATE_MIN_SHARED:
+            continue
+        w = sum(idf2[f] for f in shared)
+        if w < NEW_SHARE * sum(idf2[f] for f in common):
+            continue  # mostly what the story already said
+        norm_b = math.sqrt(sum(index._idf(f) ** 2 for f in theirs if index._df.get(f, 0) <= cap))
+        if w / (norm_a * (norm_b or 1.0)) >= CORROBORATE_THRESHOLD:
+            hits.append(m)
+            shared_all |= shared
+    words = sorted(shared_all, key=index._idf, reverse=True)[:5]
+    return hits, list(dict.fromkeys(f.removeprefix("e:") for f in words))
+
+
+def move_members(index: DevelopmentIndex, refs: set[str], new_key: str) -> None:
+    """Move the reports `refs` to development `new_key` (a new fact split from its story)."""
+    for old_key, mids in list(index._by_dev.items()):
+        moving = [mid for mid in mids if index._members[mid].ref in refs]
+        if not moving:
+            continue
+        index._by_dev[old_key] = [mid for mid in mids if mid not in moving]
+        old = index._profiles[old_key]
+        new = index._profiles.setdefault(new_key, type(old)(counts={}))
+        for mid in moving:
+            m = index._members[mid]
+            m.key = new_key
+            index._by_dev.setdefault(new_key, []).append(mid)
+            for f in m.feats:
+                old.counts[f] -= 1
+                if not old.counts[f]:
+                    del old.counts[f]
+                new.counts[f] = new.counts.get(f, 0) + 1
+            old.n -= 1
+            new.n += 1
+        old.norm_at = new.norm_at = -1
+
+
+def running_story(
+    index: DevelopmentIndex, scores: dict[str, float], published: datetime
+) -> str | None:
+    """The best-scoring running story at STORY_THRESHOLD among `scores`, if any."""
+    hot = [
+        (score, key)
+        for key, score in scores.items()
+        if score >= STORY_THRESHOLD and is_running(index, key, published)
+    ]
+    return max(hot)[1] if hot else None
+
+
+def in_story(
+    index: DevelopmentIndex,
+    key: str,
+    score: float,
+    feats: set[str],
+    published: datetime,
+    outlet: str | None,
+    how: str,
+) -> Assignment:
+    """An article in running story `key`: a follow-up, or a corroborated new fact."""
+    title = index._refs[key].title[:80]
+    hits, words = corroborating(index, key, feats, published, outlet)
+    if hits:
+        outlets = sorted({m.outlet or "?" for m in hits})
+        return Assignment(
+            key=None,
+            score=round(score, 3),
+            reason=f"new development in running story {key!r} ({title!r}): also reported by "
+            f"{', '.join(outlets)} in words new to the story: {', '.join(words)}",
+            new_topics=frozenset(),
+            related=key,
+            corroborated_by=tuple(m.ref for m in hits if m.ref is not None),
+        )
+    return Assignment(
+        key=key,
+        score=round(score, 3),
+        reason=f"{how} running story {key!r} ({title!r}), score {score:.2f}; no other outlet "
+        "reports what it adds",
+        new_topics=frozenset(),
+    )

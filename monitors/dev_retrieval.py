@@ -11,8 +11,10 @@ from monitors.dev_records import (
     MAX_POSTINGS_SCAN,
     MAX_QUERY_FEATURES,
     MIN_DF_CAP,
+    STORY_THRESHOLD,
     TOPIC_BONUS,
     USE_PROFILE,
+    _Member,
 )
 
 if TYPE_CHECKING:
@@ -81,3 +83,58 @@ def candidates(
             dot += sum(w for f, w in weights if f in mf)
         out[mid] = dot
     return out
+
+
+def score_candidates(
+    index: DevelopmentIndex,
+    feats: set[str],
+    topics: frozenset[str],
+    published: datetime,
+    qnorm: float,
+) -> tuple[dict[str, tuple[float, _Member, str]], dict[str, float], float]:
+    """Score the candidate developments of an article.
+
+    Returns the developments that pass their bar (key -> (score, member scored against,
+    how)), every scored development's best score (for running stories' lower bar), and the
+    best score of all. Each candidate member is scored (single link), and so is each
+    candidate development's pooled profile, against its member closest in time.
+    """
+    passing: dict[str, tuple[float, _Member, str]] = {}
+    loose: dict[str, float] = {}
+    top = 0.0
+
+    def consider(m: _Member, score: float, need: float, how: str) -> None:
+        nonlocal top
+        top = max(top, score)
+        loose[m.key] = max(score, loose.get(m.key, 0.0))
+        if score >= need and score > passing.get(m.key, (0.0,))[0]:
+            passing[m.key] = (score, m, how)
+
+    near: dict[str, _Member] = {}
+    floor = min(index.threshold, index.long_threshold, STORY_THRESHOLD) - TOPIC_BONUS
+    profiles = index._profiles if USE_PROFILE else {}
+    for mid, dot in candidates(index, feats, published, qnorm).items():
+        m = index._members[mid]
+        prof = profiles.get(m.key)
+        if prof is not None and prof.n >= 2:
+            prev = near.get(m.key)
+            if prev is None or abs(published - m.published) < abs(published - prev.published):
+                near[m.key] = m
+        score = dot / (qnorm * m.norm)
+        top = max(top, score)
+        if score < floor:
+            continue  # cannot pass even with the topic bonus (most candidates)
+        if topics & index._refs[m.key].topics:
+            score += TOPIC_BONUS
+        dt = abs(published - m.published)
+        consider(m, score, index.threshold if dt <= index.window else index.long_threshold, "")
+    for key, m in near.items():
+        score = index._profile_score(key, feats, qnorm)
+        if not score:
+            continue
+        if topics & index._refs[key].topics:
+            score += TOPIC_BONUS
+        dt = abs(published - m.published)
+        need = index.threshold if dt <= index.window else index.long_threshold
+        consider(m, score, need, "profile")
+    return passing, loose, top

@@ -33,16 +33,13 @@ from monitors.dev_records import (
     SEED_ENTITY_DF_SHARE,
     SEED_ENTITY_MIN_DF,
     SEED_THRESHOLD,
-    STORY_THRESHOLD,
-    TOPIC_BONUS,
-    USE_PROFILE,
     Assignment,
     DevelopmentRef,
     Status,
     _Member,
     _Profile,
 )
-from monitors.dev_retrieval import candidates
+from monitors.dev_retrieval import candidates, score_candidates
 from monitors.dev_seeds import seed_match
 from monitors.entities import entities as _entities
 
@@ -305,47 +302,7 @@ class DevelopmentIndex:
         """
         feats = features(title, text, entity_fn=self._entity_fn, scope=self.scope)
         qnorm = self._norm(feats)
-        # Developments that pass their bar: key -> (score, member scored against, how).
-        passing: dict[str, tuple[float, _Member, str]] = {}
-        loose: dict[str, float] = {}  # every scored development's best score
-        top = 0.0
-
-        def consider(m: _Member, score: float, need: float, how: str) -> None:
-            nonlocal top
-            top = max(top, score)
-            loose[m.key] = max(score, loose.get(m.key, 0.0))
-            if score >= need and score > passing.get(m.key, (0.0,))[0]:
-                passing[m.key] = (score, m, how)
-
-        # Per development with a pooled profile: its member closest in time among the candidates.
-        near: dict[str, _Member] = {}
-        floor = min(self.threshold, self.long_threshold, STORY_THRESHOLD) - TOPIC_BONUS
-        profiles = self._profiles if USE_PROFILE else {}
-        for mid, dot in self._candidates(feats, published, qnorm).items():
-            m = self._members[mid]
-            prof = profiles.get(m.key)
-            if prof is not None and prof.n >= 2:
-                prev = near.get(m.key)
-                if prev is None or abs(published - m.published) < abs(published - prev.published):
-                    near[m.key] = m
-            score = dot / (qnorm * m.norm)
-            top = max(top, score)
-            if score < floor:
-                continue  # cannot pass even with the topic bonus (most candidates)
-            if topics & self._refs[m.key].topics:
-                score += TOPIC_BONUS
-            dt = abs(published - m.published)
-            consider(m, score, self.threshold if dt <= self.window else self.long_threshold, "")
-        if near:
-            for key, m in near.items():
-                score = self._profile_score(key, feats, qnorm)
-                if not score:
-                    continue
-                if topics & self._refs[key].topics:
-                    score += TOPIC_BONUS
-                dt = abs(published - m.published)
-                need = self.threshold if dt <= self.window else self.long_threshold
-                consider(m, score, need, "profile")
+        passing, loose, top = score_candidates(self, feats, topics, published, qnorm)
         seed_hit = seed_match(self, feats, topics, published, qnorm)
         if seed_hit is None and not passing:
             story = running_story(self, loose, published)

@@ -264,6 +264,7 @@ def cmd_developments(args: argparse.Namespace) -> int:
                     "topics": list(d.topics or []),
                     "outlets": list(d.outlets or []),
                     "seed": d.seed_ref,
+                    "story": d.parent_id,
                     "title": d.title,
                 }
                 for d in devs
@@ -279,15 +280,16 @@ def cmd_developments(args: argparse.Namespace) -> int:
             ",".join(d.topics or []),
             ", ".join(d.outlets or []),
             d.seed_ref or "",
+            f"#{d.parent_id}" if d.parent_id else "",
             d.title,
         ]
         for d in devs
     ]
     print_table(
         rows,
-        ["id", "status", "first seen", "articles", "topics", "outlets", "seed", "title"],
+        ["id", "status", "first seen", "articles", "topics", "outlets", "seed", "story", "title"],
         wrap=["outlets", "title"],
-        optional=["outlets", "seed", "articles", "first seen"],
+        optional=["outlets", "seed", "story", "articles", "first seen"],
         empty=f"no developments for {cfg.name} yet: run a pass first",
     )
     return EXIT_OK

@@ -41,8 +41,11 @@ def build_development_index(
     index = DevelopmentIndex(scope=scope_of(cfg.actors))
     seeds = {s.seed_id: s for s in repo.list_seeds(session, monitor=cfg.name)}
     recent = repo.list_developments(session, monitor=cfg.name, since=now - DEVELOPMENT_LOOKBACK)
+    # their reports of the lookback only: a seed's story of months ago does not grow the index
     members = repo.development_articles(
-        session, development_ids=[d.id for d in recent if d.id is not None]
+        session,
+        development_ids=[d.id for d in recent if d.id is not None],
+        since=now - DEVELOPMENT_LOOKBACK,
     )
     reports: list[tuple[datetime, int, Development, Article]] = []
     for dev in recent:

@@ -238,17 +238,16 @@ def ensure_seed_development(
 
 
 def development_articles(
-    session: Session, *, development_ids: Sequence[int]
+    session: Session, *, development_ids: Sequence[int], since: datetime | None = None
 ) -> dict[int, list[Article]]:
-    """The articles of each development, first seen first, in batched queries."""
+    """The articles of each development (first seen `since` or later), first seen first."""
     out: dict[int, list[Article]] = {}
     ids = list(development_ids)
     for i in range(0, len(ids), 500):
-        q = (
-            select(Article)
-            .where(col(Article.development_id).in_(ids[i : i + 500]))
-            .order_by(col(Article.first_seen_at), col(Article.id))
-        )
+        q = select(Article).where(col(Article.development_id).in_(ids[i : i + 500]))
+        if since is not None:
+            q = q.where(col(Article.first_seen_at) >= since)
+        q = q.order_by(col(Article.first_seen_at), col(Article.id))
         for a in session.exec(q):
             if a.development_id is not None:
                 out.setdefault(a.development_id, []).append(a)

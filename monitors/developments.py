@@ -213,20 +213,8 @@ class DevelopmentIndex:
         name the report (an article id) and who published it; `parent` the running story it
         was split off from.
         """
-        if key in self._refs:
-            raise ValueError(f"development {key!r} is already registered")
-        self._refs[key] = DevelopmentRef(
-            key=key,
-            title=title,
-            topics=frozenset(topics),
-            first_seen=published,
-            last_seen=published,
-            status=status,
-            seed_ref=seed_ref,
-            headline_topics=frozenset(topics if headline_topics is None else headline_topics),
-        )
-        if parent is not None:
-            self._parent[key] = parent
+        heads = topics if headline_topics is None else headline_topics
+        self._register(key, title, topics, published, status, seed_ref, heads, parent)
         feats = features(title, text, entity_fn=self._entity_fn, scope=self.scope)
         self._add_member(key, feats, published, seed=seed_ref is not None, ref=ref, outlet=outlet)
         if seed_ref is not None:
@@ -379,17 +367,25 @@ class DevelopmentIndex:
     ) -> None:
         """Register development `key`, a new fact of running story `parent`, and move the
         reports `refs` (article ids) that first reported it from the story to it."""
+        self._register(key, title, topics, published, "new", None, frozenset(), parent)
+        move_members(self, set(refs), key)
+
+    def _register(
+        self,
+        key: str,
+        title: str,
+        topics: frozenset[str],
+        published: datetime,
+        status: Status,
+        seed_ref: str | None,
+        headline_topics: frozenset[str],
+        parent: str | None,
+    ) -> None:
         if key in self._refs:
             raise ValueError(f"development {key!r} is already registered")
-        self._refs[key] = DevelopmentRef(
-            key=key,
-            title=title,
-            topics=frozenset(topics),
-            first_seen=published,
-            last_seen=published,
-            status="new",
-            seed_ref=None,
-            headline_topics=frozenset(),
-        )
-        self._parent[key] = parent
-        move_members(self, set(refs), key)
+        self._refs[key] = DevelopmentRef(key=key, title=title, topics=frozenset(topics),
+                                         first_seen=published, last_seen=published, status=status,
+                                         seed_ref=seed_ref,
+                                         headline_topics=frozenset(headline_topics))  # fmt: skip
+        if parent is not None:
+            self._parent[key] = parent

@@ -137,16 +137,7 @@ def _assign_development(
         note = f"duplicate of article {match.ref} ({match.level}, {match.score:.0f})"
         if dev is not None:
             _touch(dev, article, topics, now)
-            devs.touch(
-                str(dev.id),
-                title=article.title,
-                text=article.text,
-                topics=topics,
-                published=published,
-                headline_topics=heads,
-                ref=str(article.id),
-                outlet=article.outlet,
-            )
+            _index_report(devs, str(dev.id), article, topics, heads, published)
         return dev, False, note
     if not tagging.relevant or not topics:
         return None, False, "out of scope" if not tagging.relevant else "no topic"
@@ -163,16 +154,7 @@ def _assign_development(
         dev = s.get(Development, int(assignment.key))
         if dev is not None:
             _touch(dev, article, topics, now)
-            devs.touch(
-                assignment.key,
-                title=article.title,
-                text=article.text,
-                topics=topics,
-                published=published,
-                headline_topics=heads,
-                ref=str(article.id),
-                outlet=article.outlet,
-            )
+            _index_report(devs, assignment.key, article, topics, heads, published)
             return dev, False, assignment.reason
     if assignment.corroborated_by and assignment.related is not None:
         return _split_off(
@@ -249,17 +231,21 @@ def _split_off(
         topics=topics,
         published=as_utc(first.published_at) or published,
     )
-    devs.touch(
-        str(dev.id),
-        title=article.title,
-        text=article.text,
-        topics=topics,
-        published=published,
-        headline_topics=heads,
-        ref=str(article.id),
-        outlet=article.outlet,
-    )
+    _index_report(devs, str(dev.id), article, topics, heads, published)
     return dev, True, assignment.reason
+
+
+def _index_report(
+    devs: DevelopmentIndex,
+    key: str,
+    article: Article,
+    topics: frozenset[str],
+    heads: frozenset[str],
+    published: datetime,
+) -> None:
+    """Add a stored article to development `key` of the index."""
+    devs.touch(key, title=article.title, text=article.text, topics=topics, published=published,
+               headline_topics=heads, ref=str(article.id), outlet=article.outlet)  # fmt: skip
 
 
 def _touch(dev: Development, article: Article, topics: frozenset[str], now: datetime) -> None:

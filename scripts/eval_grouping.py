@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 from monitors.config import load_config
 from monitors.dedup import DedupIndex
@@ -95,11 +96,14 @@ def replay_story(
     alerts: list[AlertRecord] = []
     for e in entries:
         text = _plain(e.description) or e.title
+
         feats = dedup.features(text=text, title=e.title)
         match = dedup.find(features=feats)
         tagging = tagger.tag(title=e.title, text=text)
         topics = frozenset(tagging.topic_names())
         heads = headline_topics(tagging, e.title)
+        touch = partial(devs.touch, title=e.title, text=text, topics=topics, published=e.date,
+                        headline_topics=heads, ref=e.id, outlet=e.outlet)  # fmt: skip
         dev_key: str | None = None
         new = False
         why = ""
@@ -108,16 +112,7 @@ def replay_story(
         elif match is not None:
             dev_key, why = article_dev.get(match.ref), f"copy of {match.ref}"
             if dev_key is not None:
-                devs.touch(
-                    dev_key,
-                    title=e.title,
-                    text=text,
-                    topics=topics,
-                    published=e.date,
-                    headline_topics=heads,
-                    ref=e.id,
-                    outlet=e.outlet,
-                )
+                touch(dev_key)
         elif tagging.relevant and topics:
             a = devs.assign(
                 title=e.title,
@@ -131,16 +126,7 @@ def replay_story(
             why = a.reason
             if a.key is not None:
                 dev_key = a.key
-                devs.touch(
-                    dev_key,
-                    title=e.title,
-                    text=text,
-                    topics=topics,
-                    published=e.date,
-                    headline_topics=heads,
-                    ref=e.id,
-                    outlet=e.outlet,
-                )
+                touch(dev_key)
             else:
                 dev_key, new = f"dev:{e.id}", True
                 if a.corroborated_by and a.related is not None:
@@ -154,16 +140,7 @@ def replay_story(
                         topics=topics,
                         published=first.date,
                     )
-                    devs.touch(
-                        dev_key,
-                        title=e.title,
-                        text=text,
-                        topics=topics,
-                        published=e.date,
-                        headline_topics=heads,
-                        ref=e.id,
-                        outlet=e.outlet,
-                    )
+                    touch(dev_key)
                     for i in a.corroborated_by:
                         article_dev[i] = dev_key
                         old = stored[i]

@@ -129,9 +129,10 @@ def replay_story(
                 touch(dev_key)
             else:
                 dev_key, new = f"dev:{e.id}", True
+                first = e
                 if a.corroborated_by and a.related is not None:
                     first = min((corpus.by_id[i] for i in a.corroborated_by), key=lambda x: x.date)
-                    dev_key = f"dev:{first.id}"
+                    dev_key = f"split:{e.id}"
                     devs.split_off(
                         dev_key,
                         parent=a.related,
@@ -173,7 +174,6 @@ def replay_story(
                 f"        {why}"
             )
         if new and tagging.relevant and topics & watched:
-            first = corpus.by_id[dev_key.removeprefix("dev:")] if dev_key else e
             alerts.append(AlertRecord(first.id, first.link, first.title))
             if verbose:
                 lab = labels.entries.get(e.id)

@@ -6,8 +6,9 @@ article at a time, each of those looks new; most are not a new development. In a
 story (HOT_REPORTS reports from HOT_OUTLETS outlets within HOT_SPAN) an article therefore joins
 the story even at the lower STORY_THRESHOLD, and a new development splits off only when two
 outlets report the same new fact: their words that are new to the story (held by fewer than
-NOVEL_SHARE of its reports) overlap. A quiet story keeps the one-report rule: there a single
-report of something new is news.
+NOVEL_SHARE of its reports) overlap. Nothing splits in the story's first news cycle
+(FIRST_CYCLE): what emerges then is the story itself. A quiet story keeps the one-report rule:
+there a single report of something new is news.
 """
 
 from __future__ import annotations

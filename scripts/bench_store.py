@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlmodel import col
 
 from monitors.clock import utcnow
@@ -28,6 +28,7 @@ from pipeline import dedup_index
 from pipeline.run import run_pass
 from scripts.bench_fetch import StageClock
 from scripts.bench_fetch_site import Entry, load_entries
+from storage import dedup_store
 from storage.db import get_engine, session_scope
 from storage.models import Article
 
@@ -131,6 +132,10 @@ def preload_newsmon(cfg: MonitorConfig, articles: Iterable[tuple[str, str, str]]
                 flush()
         if batch:
             flush()
+    # as the passes that stored them would have: every article so far has its index rows
+    with session_scope(engine) as s:
+        last = s.execute(select(func.max(Article.id)).where(col(Article.monitor) == cfg.name))
+        dedup_store.set_indexed_through(s, monitor=cfg.name, article_id=int(last.scalar() or 0))
     return done
 
 

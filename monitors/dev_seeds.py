@@ -20,9 +20,13 @@ def _full_text_score(index: DevelopmentIndex, key: str, feats: set[str], qnorm: 
     shared = feats & vocab
     if not shared:
         return 0.0
-    vnorm = math.sqrt(sum(index._idf(f) ** 2 for f in vocab)) or 1.0
+    # the norm of a long text is computed once and refreshed only when the IDF has moved
+    # (as member norms are), not for every article
+    cached = index._vocab_norm.get(key)
+    if cached is None or index._stale(cached[1]):
+        cached = index._vocab_norm[key] = (index._norm(vocab), len(index._members))
     # the seed's whole text is long: score against its square root of size, as for a lead
-    lead_norm = math.sqrt(vnorm * qnorm)
+    lead_norm = math.sqrt(cached[0] * qnorm)
     return sum(index._idf(f) ** 2 for f in shared) / (qnorm * lead_norm)
 
 

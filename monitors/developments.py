@@ -39,7 +39,7 @@ from monitors.dev_records import (
     _Member,
     _Profile,
 )
-from monitors.dev_retrieval import candidates, score_candidates
+from monitors.dev_retrieval import score_candidates
 from monitors.dev_seeds import seed_match
 from monitors.entities import entities as _entities
 
@@ -92,6 +92,8 @@ class DevelopmentIndex:
         self._by_dev: dict[str, list[int]] = {}
         #: Everything a seed development's seed says (its whole text), and its news date.
         self._vocab: dict[str, frozenset[str]] = {}
+        #: Each seed vocabulary's norm and the index size it was computed at.
+        self._vocab_norm: dict[str, tuple[float, int]] = {}
         self._event_dates: dict[str, datetime] = {}
         #: Developments split off a running story -> that story.
         self._parent: dict[str, str] = {}
@@ -251,10 +253,6 @@ class DevelopmentIndex:
         self._add_member(key, feats, published, seed=False, ref=ref, outlet=outlet)
 
     # ----------------------------------------------------------------------------------------
-    def _candidates(self, feats: set[str], published: datetime, qnorm: float) -> dict[int, float]:
-        """Members in the long window sharing rare features, with their dot products."""
-        return candidates(self, feats, published, qnorm)
-
     def _names_rare_entity(self, shared: Iterable[str]) -> bool:
         """True when `shared` holds a name (``e:``) that few developments mention."""
         cap = max(SEED_ENTITY_MIN_DF, SEED_ENTITY_DF_SHARE * len(self._members))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from monitors.config import MonitorConfig, parse_config
 from monitors.records import ExtractedText, FeedItem
@@ -100,4 +100,3 @@ def test_follow_ups_join_and_a_corroborated_new_fact_alerts_once(
         assert len(alerts) == 2 * channels and len(new_dev) == channels
         links = [src["url"] for src in (new_dev[0].payload or {})["sources"]]
         assert links == [first.item.link, second.item.link]
-        assert s.exec(select(Article).where(Article.development_id == dev.id)).all()

@@ -13,6 +13,7 @@ there a single report of something new is news.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from monitors.dev_records import (
     CORROBORATE_MIN_SHARED,
     CORROBORATE_SPAN,
     CORROBORATE_THRESHOLD,
+    FACT_SHARE,
     FIRST_CYCLE,
     HOT_OUTLETS,
     HOT_REPORTS,
@@ -73,7 +75,11 @@ def is_running(index: DevelopmentIndex, key: str, published: datetime) -> bool:
 
 
 def _new_to_story(
-    index: DevelopmentIndex, key: str, feats: frozenset[str] | set[str], *, own: frozenset[str]
+    index: DevelopmentIndex,
+    key: str,
+    feats: frozenset[str] | set[str],
+    *,
+    own: frozenset[str] | set[str],
 ) -> set[str]:
     """The features of `feats` that the story `key` has hardly used: in its seed, or (leaving
     out `own`, a report's own features) in more than NOVEL_SHARE of its reports."""
@@ -90,6 +96,64 @@ def _concepts(feats: set[str]) -> int:
     words = {f for f in feats if not f.startswith("e:")}
     names = [f[2:].split() for f in feats if f.startswith("e:")]
     return len(words) + sum(1 for n in names if not set(n) <= words)
+
+
+def story_of(index: DevelopmentIndex, key: str) -> list[str]:
+    """`key`'s story and the stories it split from, nearest first."""
+    out: list[str] = []
+    while (key := index._parent.get(key, "")) and key not in out:
+        out.append(key)
+    return out
+
+
+def family(index: DevelopmentIndex, key: str) -> list[str]:
+    """Every development of `key`'s story: its first story and the new facts split from it."""
+    root = (story_of(index, key) or [key])[-1]
+    return [root, *(k for k in index._parent if (story_of(index, k) or [k])[-1] == root)]
+
+
+def fact_of(index: DevelopmentIndex, key: str) -> set[str]:
+    """What a development split from a story reports that the story does not: the uncommon
+    features most of its reports share and at most NOVEL_SHARE of the story's reports have."""
+    parent = index._parent.get(key)
+    prof = index._profiles.get(key)
+    if parent is None or prof is None or prof.n == 0:
+        return set()
+    story = index._profiles.get(parent)
+    need = max(2, math.ceil(FACT_SHARE * prof.n))
+    cap = max(MIN_UNCOMMON_DF, UNCOMMON_SHARE * len(index._members))
+    return {
+        f
+        for f, c in prof.counts.items()
+        if c >= need
+        and index._df.get(f, 0) <= cap
+        and (story is None or story.counts.get(f, 0) <= NOVEL_SHARE * story.n)
+    }
+
+
+def route_to_story(
+    index: DevelopmentIndex,
+    feats: set[str],
+    passing: dict[str, tuple[float, _Member, str]],
+    loose: dict[str, float],
+) -> None:
+    """Count an article's match with a new fact split from a story as a match with the story
+    when the article does not report that fact: follow-ups of the story stay in the story, so
+    a new fact's development does not become a second home for the whole story."""
+    for key in [k for k in loose if k in index._parent]:
+        target = key
+        for up in [key, *story_of(index, key)]:
+            target = up
+            if up not in index._parent or _concepts(feats & fact_of(index, up)):
+                break
+        if target == key:
+            continue
+        score = loose.pop(key)
+        loose[target] = max(score, loose.get(target, 0.0))
+        if key in passing:
+            s, m, how = passing.pop(key)
+            if s > passing.get(target, (0.0,))[0]:
+                passing[target] = (s, dataclasses.replace(m, key=target), how)
 
 
 def corroborating(
@@ -118,7 +182,7 @@ def corroborating(
     norm_a = math.sqrt(sum(idf2[f] for f in mine)) or 1.0
     hits: list[_Member] = []
     shared_all: set[str] = set()
-    for mid in index._by_dev.get(key, ()):
+    for mid in (mid for k in family(index, key) for mid in index._by_dev.get(k, ())):
         m = index._members[mid]
         if m.ref is None or m.outlet == outlet or abs(m.published - published) > CORROBORATE_SPAN:
             continue
@@ -127,7 +191,7 @@ def corroborating(
             continue
         theirs = {
             f
-            for f in _new_to_story(index, key, m.feats, own=m.feats)
+            for f in _new_to_story(index, key, m.feats, own=m.feats if m.key == key else set())
             if f in mine or f not in feats
         }
         shared = mine & theirs
@@ -191,6 +255,17 @@ def in_story(
     """An article in running story `key`: a follow-up, or a corroborated new fact."""
     title = index._refs[key].title[:80]
     hits, words = corroborating(index, key, feats, published, outlet)
+    known = [m.key for m in hits if m.key != key and m.key in index._parent]
+    if known:  # the fact already split off from the story: the article is one more report of it
+        fact = max(set(known), key=known.count)
+        return Assignment(
+            key=fact,
+            score=round(score, 3),
+            reason=f"{how} running story {key!r} ({title!r}) and reports what "
+            f"{fact!r} ({index._refs[fact].title[:80]!r}) split from it with: "
+            f"{', '.join(words)}",
+            new_topics=frozenset(),
+        )
     if hits:
         outlets = sorted({m.outlet or "?" for m in hits})
         return Assignment(

@@ -81,6 +81,9 @@ UNCOMMON_SHARE = 0.02
 MIN_UNCOMMON_DF = 5
 #: ...and what they have in common is at least this share (rarity-weighted) new to the story.
 NEW_SHARE = 0.5
+#: A split-off development's fact: the uncommon features at least this share of its reports
+#: have (and at least two). A report of the story without them follows the story, not the fact.
+FACT_SHARE = 0.5
 
 
 @dataclass

@@ -21,7 +21,14 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from monitors.dev_features import Scope, default_scope, features, vocabulary
-from monitors.dev_novelty import in_story, is_running, move_members, running_story
+from monitors.dev_novelty import (
+    in_story,
+    is_running,
+    move_members,
+    route_to_story,
+    running_story,
+    story_of,
+)
 from monitors.dev_records import (
     _PLACE_WORDS,
     ENTITY_BOOST,
@@ -289,6 +296,7 @@ class DevelopmentIndex:
         feats = features(title, text, entity_fn=self._entity_fn, scope=self.scope)
         qnorm = self._norm(feats)
         passing, loose, top = score_candidates(self, feats, topics, published, qnorm)
+        route_to_story(self, feats, passing, loose)
         seed_hit = seed_match(self, feats, topics, published, qnorm)
         if seed_hit is None and not passing:
             story = running_story(self, loose, published)
@@ -303,10 +311,11 @@ class DevelopmentIndex:
             )
 
         def new_watched(key: str) -> frozenset[str]:
-            ref = self._refs[key]
-            new = (topics & watched) - ref.topics
+            # a new fact split from a story has the story's topics too
+            refs = [self._refs[k] for k in (key, *story_of(self, key))]
+            new = (topics & watched) - {t for r in refs for t in r.topics}
             if headline_topics is not None:
-                new |= (headline_topics & watched) - ref.headline_topics
+                new |= (headline_topics & watched) - {t for r in refs for t in r.headline_topics}
             return frozenset(new)
 
         # A seed that matches wins over reports (except over the new facts split off from its

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from monitors.dev_features import features, scope_of
-from monitors.dev_novelty import is_running, story_start
+from monitors.dev_novelty import fact_of, family, is_running, story_start
 from monitors.developments import DevelopmentIndex
 from monitors.taxonomy import ActorDefinition
 
@@ -111,6 +111,57 @@ def test_a_new_fact_splits_off_only_when_a_second_outlet_reports_it() -> None:
                   topics=frozenset({"kremlin"}), published=later)  # fmt: skip
     assert [idx._members[m].ref for m in idx._by_dev["putin"]] == ["p1"]
     assert "p1" not in {idx._members[m].ref for m in idx._by_dev["crash"]}
+
+
+def _split_condolences() -> tuple[DevelopmentIndex, datetime]:
+    """The crash story with Putin's condolences split off, reported by two outlets."""
+    idx = _running_crash_story()
+    later = T0 + timedelta(hours=23)
+    reports = [
+        ("Putin sends condolences after Prigozhin jet crash, says he made mistakes", "sky", "p1"),
+        ("Putin breaks silence on plane crash: condolences, he made serious mistakes", "abc", "p2"),
+    ]
+    for title, outlet, ref in reports:
+        idx.touch("crash", title=title, text="Putin offered condolences and spoke of mistakes.",
+                  topics=CRASH, published=later, ref=ref, outlet=outlet)  # fmt: skip
+    idx.split_off("putin", parent="crash", refs=["p1", "p2"], title=reports[0][0],
+                  topics=frozenset({"kremlin"}), published=later)  # fmt: skip
+    return idx, later
+
+
+def test_a_split_off_fact_is_what_most_of_its_reports_say_and_the_story_does_not() -> None:
+    idx, _ = _split_condolences()
+    fact = fact_of(idx, "putin")
+    assert {"condolenc", "mistak"} <= fact
+    assert not fact & {"crash", "plane"}  # the story's words are not the fact
+    assert fact_of(idx, "crash") == set()  # the story itself split from nothing
+
+
+def test_a_third_outlet_reporting_a_split_off_fact_joins_it_without_a_new_development() -> None:
+    idx, later = _split_condolences()
+    a = idx.assign(
+        title="Putin offers condolences to Prigozhin family, speaks of serious mistakes",
+        text="The president said Prigozhin had made mistakes in life.",
+        topics=frozenset({"crash", "kremlin"}),
+        published=later + timedelta(hours=2),
+        watched=WATCHED,
+        outlet="fox",
+    )
+    assert a.key == "putin", a.reason
+
+
+def test_a_follow_up_without_the_split_off_fact_stays_with_the_story() -> None:
+    idx, later = _split_condolences()
+    a = idx.assign(
+        title="Putin and the plane crash: what the jet's passenger list tells us",
+        text="The plane crashed in Tver region with ten people on board.",
+        topics=CRASH,
+        published=later + timedelta(hours=2),
+        watched=WATCHED,
+        outlet="fox",
+    )
+    assert a.key == "crash", a.reason
+    assert family(idx, "putin") == ["crash", "putin"] == family(idx, "crash")
 
 
 def test_the_same_outlet_twice_is_no_corroboration() -> None:

@@ -182,7 +182,10 @@ def corroborating(
     norm_a = math.sqrt(sum(idf2[f] for f in mine)) or 1.0
     hits: list[_Member] = []
     shared_all: set[str] = set()
-    for mid in (mid for k in family(index, key) for mid in index._by_dev.get(k, ())):
+    # the story's family, and every new fact split off any story: two stories running at once
+    # (a leader's video, then his crash) must not each split the same new fact
+    keys = dict.fromkeys([*family(index, key), *index._parent])
+    for mid in (mid for k in keys for mid in index._by_dev.get(k, ())):
         m = index._members[mid]
         if m.ref is None or m.outlet == outlet or abs(m.published - published) > CORROBORATE_SPAN:
             continue

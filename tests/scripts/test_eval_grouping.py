@@ -44,12 +44,12 @@ def _replay(corpus: Corpus, story: str, start: date, end: date) -> Score:
 def test_big_story_crash_month(corpus: Corpus) -> None:
     sc = _replay(corpus, "wagner", date(2023, 8, 15), date(2023, 9, 15))
     assert sc.expected_events == 15
-    assert sc.recall >= 0.3, sc.missed_events
-    assert sc.precision >= 0.4, sc.wrong_alerts
+    assert sc.recall >= 0.38, sc.missed_events
+    assert sc.precision >= 0.55, sc.wrong_alerts
     assert sc.alerts_per_development <= 1.5, sc.per_event
-    assert sc.seed_known_alerts <= 6
-    assert sc.bcubed_f1 >= 0.48
-    assert sc.seed_coverage is not None and sc.seed_coverage >= 0.5
+    assert sc.seed_known_alerts <= 4
+    assert sc.bcubed_f1 >= 0.65
+    assert sc.seed_coverage is not None and sc.seed_coverage >= 0.8
 
 
 def test_big_story_later_weeks(corpus: Corpus) -> None:
@@ -68,4 +68,4 @@ def test_slow_story_august(corpus: Corpus) -> None:
     assert sc.precision >= 0.75, sc.wrong_alerts
     assert sc.alerts_per_development <= 1.1, sc.per_event
     assert sc.seed_known_alerts == 0
-    assert sc.bcubed_f1 >= 0.65
+    assert sc.bcubed_f1 >= 0.72

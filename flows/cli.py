@@ -106,6 +106,17 @@ def _as_of(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _shard(value: str) -> str:
+    """Check `--shard` (K/N) as the flow will; returns it unchanged."""
+    from monitors.shard import ShardError, parse_shard
+
+    try:
+        parse_shard(value)
+    except ShardError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """One monitoring pass as a Prefect flow run; prints the summary and the run's URL."""
     path = str(Path(monitor_path(args)).resolve())
@@ -115,7 +126,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     preflight(cfg)  # seeds, data folder, database: before a flow run or a database exists
     quiet_prefect_console()
     api, local = ensure_prefect_server()
-    print(f'newsmon: monitor "{cfg.name}": running one pass (Prefect API {api})', file=sys.stderr)
+    part = f" of shard {args.shard}" if args.shard else ""
+    print(
+        f'newsmon: monitor "{cfg.name}": running one pass{part} (Prefect API {api})',
+        file=sys.stderr,
+    )
     from prefect import tags
 
     from flows.monitor_flow import monitor_flow
@@ -132,7 +147,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         with temporary_settings(updates=updates), tags("newsmon", cfg.name):
             state = monitor_flow(
-                monitor=path, force=not args.due_only, as_of=args.as_of, return_state=True
+                monitor=path,
+                force=not args.due_only,
+                as_of=args.as_of,
+                shard=args.shard,
+                return_state=True,
             )
     finally:
         for lg in loggers:
@@ -287,6 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the pass as if the clock read this UTC time (replaying past news, e.g. "
         "2023-08-24T12:00:00Z): development windows, seed dates, feed health and delivery "
         "follow it",
+    )
+    sp.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="poll only the K-th of N shares of the monitor's feeds (positions K-1, K-1+N, ... "
+        "of its feed list); runs of different shards overlap while polling",
     )
     sp.set_defaults(func=cmd_run)
 

@@ -6,6 +6,10 @@ holds the monitor's lock (so no other pass of the monitor is alive), calls
 `notice_crashed_runs`: each open run is closed as `crashed`, its flow run is set Crashed in
 Prefect, the claims it left are given back (so only what was in flight can be sent twice), and
 the operator channels are told once per run. The new run's summary lists them.
+
+A run of one shard of the monitor does not hold the monitor's lock while it polls, but holds
+its shard's lock for its whole pass: an open run of a shard whose lock someone else holds is
+alive, not crashed, and is left alone.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from monitors.config import MonitorConfig
 from pipeline.deliver import notify_run_failure
 from storage import repo_alerts, repo_feeds
 from storage.db import session_scope
+from storage.locks import lock_held, shard_lock_name
+from storage.models import Run
 
 CRASHED = "crashed"
 
@@ -40,13 +46,28 @@ def mark_prefect_crashed(flow_run_id: str, message: str) -> bool:
         return False
 
 
-def notice_crashed_runs(cfg: MonitorConfig, engine: Any, *, run_url: str | None) -> list[str]:
+def still_running(engine: Any, monitor: str, run: Run, *, shard: str | None) -> bool:
+    """Whether an open run is alive: a run of another shard than the caller's whose shard lock
+    is held (an unsharded run holds the monitor's lock, which the caller holds)."""
+    if run.shard is None or run.shard == shard:  # the caller holds that lock: the run is dead
+        return False
+    return lock_held(engine, shard_lock_name(monitor, run.shard))
+
+
+def notice_crashed_runs(
+    cfg: MonitorConfig, engine: Any, *, run_url: str | None, shard: str | None = None
+) -> list[str]:
     """Close the monitor's open runs as crashed, free their claims, tell the operator.
 
-    Call only while holding the monitor's lock. Returns one line per crashed run.
+    Call only while holding the monitor's lock (and, for a run of shard `shard`, that shard's).
+    Returns one line per crashed run.
     """
     with session_scope(engine) as s:
-        runs = repo_feeds.unfinished_runs(s, monitor=cfg.name)
+        runs = [
+            r
+            for r in repo_feeds.unfinished_runs(s, monitor=cfg.name)
+            if not still_running(engine, cfg.name, r, shard=shard)
+        ]
         lines = {}
         for run in runs:
             lines[run.id] = (

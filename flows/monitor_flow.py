@@ -8,6 +8,7 @@ outcomes recorded per feed, not task failures, so one broken feed never fails a 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -27,13 +28,14 @@ from flows.verdict import PARTIAL_STATE, judge
 from monitors.clock import simulated_time, utcnow
 from monitors.config import MonitorConfig, load_config
 from monitors.errors import ConfigError
+from monitors.shard import Shard, parse_shard
 from pipeline.deliver import notify_run_failure
 from pipeline.process import ArticleOutcome
 from pipeline.run import run_pass
 from pipeline.summary import PassSummary, outcome_rows
 from storage import repo_feeds
 from storage.db import get_engine, session_scope
-from storage.locks import monitor_lock
+from storage.locks import SerialSections, monitor_lock, shard_lock_name
 
 T = TypeVar("T")
 DEFAULT_MONITOR = "config/sample.yaml"
@@ -53,6 +55,9 @@ def run_name() -> str:
         name = load_config(path).name
     except ConfigError:
         name = Path(path).stem  # the flow itself reports the error
+    shard = (flow_run.parameters or {}).get("shard")
+    if shard:  # "1/2" -> "-s1of2": the shard's runs are told apart in the UI
+        name += "-s" + str(shard).strip().replace("/", "of")
     started = flow_run.scheduled_start_time
     return f"{name}-{started:%Y%m%d-%H%M%S}" if started else name
 
@@ -175,29 +180,59 @@ def report_failure(flow: Any, flow_run: Any, state: Any) -> None:
     on_crashed=[report_failure],
 )
 def monitor_flow(
-    monitor: str = DEFAULT_MONITOR, force: bool = False, as_of: datetime | None = None
+    monitor: str = DEFAULT_MONITOR,
+    force: bool = False,
+    as_of: datetime | None = None,
+    shard: str | None = None,
 ) -> PassSummary:
-    """One pass of `monitor` (as of a past UTC time, if given); Failed when every feed failed."""
+    """One pass of `monitor` (as of a past UTC time; of one shard "K/N" of its feeds, if
+    given); Failed when every feed failed."""
     with simulated_time(as_of):
-        return monitor_pass(monitor, force)
+        return monitor_pass(monitor, force, shard)
 
 
-def monitor_pass(monitor: str, force: bool) -> PassSummary:
-    """The body of `monitor_flow`: preflight checks, the monitor's lock, then the pass."""
+def monitor_pass(monitor: str, force: bool, shard: str | None = None) -> PassSummary:
+    """The body of `monitor_flow`: preflight checks, the monitor's lock, then the pass.
+
+    Without a shard the whole pass holds the monitor's lock. A run of shard K/N holds its
+    shard's lock for the whole pass and the monitor's lock only around the serial sections
+    (crashed runs and prepare; process through deliver), so shards overlap while polling.
+    """
+    part = parse_shard(shard)  # a bad shard stops here, before any work
     cfg = load_config(monitor)
     preflight(cfg)  # seeds, data folder, database: checked before anything is written
     url = cfg.resolved_database_url
-    with monitor_lock(get_engine(url, upgrade=False), cfg.name, timeout=LOCK_WAIT_SECONDS) as w:
-        # migrated under the lock: two first runs on an empty SQLite file would race on it
-        return locked_pass(cfg, get_engine(url), force=force, waited=w)
+    bare = get_engine(url, upgrade=False)
+    if part is None:
+        with monitor_lock(bare, cfg.name, timeout=LOCK_WAIT_SECONDS) as w:
+            # migrated under the lock: two first runs on an empty SQLite file would race on it
+            return locked_pass(cfg, get_engine(url), force=force, waited=w)
+    name = shard_lock_name(cfg.name, str(part))
+    with monitor_lock(bare, name, timeout=LOCK_WAIT_SECONDS) as w:
+        serial = SerialSections(bare, cfg.name, timeout=LOCK_WAIT_SECONDS)
+        with serial():
+            engine = get_engine(url)
+        return locked_pass(cfg, engine, force=force, waited=w, shard=part, serial=serial)
 
 
-def locked_pass(cfg: MonitorConfig, engine: Any, *, force: bool, waited: float) -> PassSummary:
-    """The pass, while this run holds the monitor's lock: crashed runs first, then run_pass."""
+def locked_pass(
+    cfg: MonitorConfig,
+    engine: Any,
+    *,
+    force: bool,
+    waited: float,
+    shard: Shard | None = None,
+    serial: SerialSections | None = None,
+) -> PassSummary:
+    """The pass, while this run holds the monitor's lock (or its shard's, with `serial` for the
+    monitor's): crashed runs first, then run_pass."""
     logger = get_run_logger()
     if waited >= 1:
         logger.warning("waited %.0f s for another run of %s to finish", waited, cfg.name)
-    crashed = notice_crashed_runs(cfg, engine, run_url=flow_run_url(flow_run.id))
+    with serial() if serial else nullcontext():
+        crashed = notice_crashed_runs(
+            cfg, engine, run_url=flow_run_url(flow_run.id), shard=str(shard) if shard else None
+        )
     for line in crashed:
         logger.warning("CRASHED RUN %s", line)
     summary = run_pass(
@@ -209,10 +244,15 @@ def locked_pass(cfg: MonitorConfig, engine: Any, *, force: bool, waited: float) 
         flow_run_id=str(flow_run.id or ""),
         run_url=flow_run_url(flow_run.id),
         lookup_block=lookup_secret_block,
+        shard=shard,
+        serial=serial or nullcontext,
     )
+    if serial is not None:
+        waited += serial.waited
     logger.info(
-        "%s: %d feed(s) polled, %d skipped, %d new article(s), %d alert(s) created",
+        "%s%s: %d feed(s) polled, %d skipped, %d new article(s), %d alert(s) created",
         cfg.name,
+        f" shard {shard}" if shard else "",
         summary.feeds_polled,
         len(summary.feeds_skipped),
         summary.new_articles,

@@ -3,6 +3,11 @@
 `run_pass` is the pass. The Prefect flow, `explain`, the tests and the benchmarks all call it
 (or the stage functions it calls). A stage runner decides how each stage is called: directly
 by default, as a Prefect task in the flow (`flows.monitor_flow`).
+
+A pass of one shard of the monitor (`monitors.shard`) polls only that shard's feeds, and runs
+prepare, then process through deliver, inside `serial()` (the flow passes the monitor's lock):
+what stores feeds, articles, developments and alerts stays one run at a time per monitor, while
+polling and extraction of different shards overlap.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -19,11 +24,12 @@ from sqlalchemy.engine import Engine
 from monitors.config import MonitorConfig
 from monitors.httpclient import Fetcher
 from monitors.secrets import BlockLookup
+from monitors.shard import Shard
 from pipeline.deliver import deliver_pending
 from pipeline.extract import extract_batch
 from pipeline.harvest import Harvest, harvest_feed, save_validators
 from pipeline.health import check_feed_health
-from pipeline.prepare import prepare
+from pipeline.prepare import Prepared, prepare
 from pipeline.process import process_batch
 from pipeline.summary import PassSummary, summarize
 from storage import repo_feeds
@@ -72,6 +78,18 @@ def poll_feeds(
         return [f.result() for f in futures]
 
 
+def shard_share(cfg: MonitorConfig, prepared: Prepared, shard: Shard | None) -> Prepared:
+    """What `prepare` found, cut down to the feeds of `shard` (all of it without a shard)."""
+    if shard is None:
+        return prepared
+    mine = set(shard.feed_names(cfg))
+    return Prepared(
+        due_feeds=[f for f in prepared.due_feeds if f in mine],
+        skipped_feeds={f: why for f, why in prepared.skipped_feeds.items() if f in mine},
+        seeds=prepared.seeds,
+    )
+
+
 def run_pass(
     cfg: MonitorConfig,
     engine: Engine,
@@ -84,14 +102,22 @@ def run_pass(
     lookup_block: BlockLookup | None = None,
     fetcher: Fetcher | None = None,
     poll_threads: int = POLL_THREADS,
+    shard: Shard | None = None,
+    serial: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> PassSummary:
     """Run one monitoring pass of `cfg` at `now`, recorded as a run; returns its summary.
 
     `fetcher` (default: a new one for this pass) lets a caller share or inspect the HTTP client.
+    `shard` limits polling to that shard's feeds; `serial()` is held around the stages that
+    write what other runs of the monitor read (prepare; process through deliver).
     """
     with session_scope(engine) as s:
-        run_id = repo_feeds.start_run(s, monitor=cfg.name, flow_run_id=flow_run_id).id
-    prepared = runner("prepare", prepare, cfg, engine, now=now, force=force)
+        run_id = repo_feeds.start_run(
+            s, monitor=cfg.name, flow_run_id=flow_run_id, shard=str(shard) if shard else None
+        ).id
+    with serial():
+        prepared = runner("prepare", prepare, cfg, engine, now=now, force=force)
+    prepared = shard_share(cfg, prepared, shard)
     with ExitStack() as stack:
         if fetcher is None:
             fetcher = stack.enter_context(Fetcher(cfg.fetch))
@@ -105,14 +131,24 @@ def run_pass(
             threads=poll_threads,
         )
     candidates = runner("extract", extract_batch, harvests)
-    outcomes = runner(
-        "process", process_batch, cfg, engine, candidates, run_id=run_id, now=now, run_url=run_url
-    )
-    save_validators(cfg, engine, harvests)  # only now: the entries they cover are stored
-    health = runner(
-        "feed health", check_feed_health, cfg, engine, run_id=run_id, now=now, run_url=run_url
-    )
-    delivery = runner("deliver", deliver_pending, cfg, engine, now=now, lookup_block=lookup_block)
+    with serial():
+        outcomes = runner(
+            "process",
+            process_batch,
+            cfg,
+            engine,
+            candidates,
+            run_id=run_id,
+            now=now,
+            run_url=run_url,
+        )
+        save_validators(cfg, engine, harvests)  # only now: the entries they cover are stored
+        health = runner(
+            "feed health", check_feed_health, cfg, engine, run_id=run_id, now=now, run_url=run_url
+        )
+        delivery = runner(
+            "deliver", deliver_pending, cfg, engine, now=now, lookup_block=lookup_block
+        )
     summary = summarize(
         monitor=cfg.name,
         prepared=prepared,
@@ -123,6 +159,7 @@ def run_pass(
         run_id=run_id,
         run_url=run_url,
     )
+    summary.shard = str(shard) if shard else None
     with session_scope(engine) as s:
         repo_feeds.finish_run(s, run_id=run_id or 0, summary=summary.as_dict())
     return summary

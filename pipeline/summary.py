@@ -42,6 +42,8 @@ class PassSummary:
     crashed_runs: list[str] = field(default_factory=list)
     #: seconds this pass waited for another run of the monitor to finish
     lock_wait_seconds: float = 0.0
+    #: "K/N" when the pass polled one shard of the monitor's feeds
+    shard: str | None = None
     #: how the pass ended (`ok`, `partial`, `failed`) and its one-line headline
     status: str = "ok"
     headline: str = ""

@@ -26,6 +26,7 @@ BENCHMARKS = (
     "scripts.bench_orchestration",
     "scripts.bench_pass",
     "scripts.bench_peer",
+    "scripts.bench_scaleout",
 )
 
 

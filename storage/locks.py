@@ -10,6 +10,11 @@
 
 A second run waits for the first (polling every half second) up to `timeout`, then gives up
 with MonitorBusy; it never runs beside it.
+
+A run of one shard of a monitor (`monitors.shard`) holds the lock of its shard,
+`shard_lock_name(monitor, shard)`, for the whole pass, and takes the monitor's lock only for
+the sections that must stay serial per monitor (`SerialSections`): two runs of one shard never
+overlap, runs of different shards overlap while they poll and extract.
 """
 
 from __future__ import annotations
@@ -93,6 +98,55 @@ def lock_path(engine: Engine, monitor: str) -> Path | None:
         return None
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in monitor)
     return Path(f"{database}.{safe}.lock")
+
+
+def shard_lock_name(monitor: str, shard: str) -> str:
+    """The name locked by the runs of one shard ("K/N") of a monitor."""
+    return f"{monitor}#{shard}"
+
+
+def lock_held(engine: Engine, monitor: str) -> bool:
+    """Whether another session or process holds `monitor`'s lock now (a try, never a wait)."""
+    if engine.dialect.name == "postgresql":
+        key = lock_key(monitor)
+        with engine.connect() as conn:
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            if got:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
+        return not got
+    path = lock_path(engine, monitor) if engine.dialect.name == "sqlite" else None
+    if path is None:
+        return False
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+class SerialSections:
+    """The monitor's lock taken afresh for each serial section of a sharded pass.
+
+    Calling it gives a context manager holding the lock; `waited` sums the seconds spent
+    waiting for it over every section.
+    """
+
+    def __init__(self, engine: Engine, monitor: str, *, timeout: float) -> None:
+        self.engine = engine
+        self.monitor = monitor
+        self.timeout = timeout
+        self.waited = 0.0
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        """Hold the monitor's lock for the block."""
+        with monitor_lock(self.engine, self.monitor, timeout=self.timeout) as waited:
+            self.waited += waited
+            yield
 
 
 @contextmanager

@@ -301,6 +301,8 @@ class Run(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     monitor: str = Field(index=True, max_length=80)
     flow_run_id: str | None = Field(default=None, max_length=64)
+    #: "K/N" when the run polled one shard of the monitor's feeds (`monitors.shard`)
+    shard: str | None = Field(default=None, max_length=16)
     started_at: datetime
     finished_at: datetime | None = None
     summary: dict[str, Any] | None = _json(dict)

@@ -20,9 +20,11 @@ from storage.models import (
 
 
 # --- runs ----------------------------------------------------------------------------------
-def start_run(session: Session, *, monitor: str, flow_run_id: str | None) -> Run:
-    """Record the start of a monitoring pass."""
-    run = Run(monitor=monitor, flow_run_id=flow_run_id, started_at=utcnow())
+def start_run(
+    session: Session, *, monitor: str, flow_run_id: str | None, shard: str | None = None
+) -> Run:
+    """Record the start of a monitoring pass (of one shard of the feeds, if given)."""
+    run = Run(monitor=monitor, flow_run_id=flow_run_id, shard=shard, started_at=utcnow())
     session.add(run)
     session.flush()
     return run

@@ -108,7 +108,12 @@ def test_pass_on_postgres_prefect_server_and_postgres_storage(
     # the Prefect side: the run completed, its artifacts are attached, and it lives in Postgres
     run, artifacts = asyncio.run(read_run(server, run_id))
     assert run.state is not None and run.state.is_completed(), run.state
-    assert run.parameters == {"monitor": str(monitor), "force": True, "as_of": None}
+    assert run.parameters == {
+        "monitor": str(monitor),
+        "force": True,
+        "as_of": None,
+        "shard": None,
+    }
     assert artifacts == ["pg-monitor-articles", "pg-monitor-report"]
     prefect_eng = create_engine(database_url(POSTGRES_ADMIN_URL, prefect_db))
     with prefect_eng.connect() as conn:

@@ -31,70 +31,14 @@ from flows.cli_output import (
     print_json,
     quiet_broken_pipe,
 )
+from flows.cli_prefect import StageHandler, ensure_prefect_server, quiet_prefect_console
 from monitors.config import MonitorConfig, load_config
 from monitors.errors import ConfigError, FetchError, NewsmonError
 
 DEFAULT_MONITOR = str(SAMPLE_MONITOR)
-#: Where `make server` starts the local Prefect server ($NEWSMON_PREFECT_PORT overrides).
-LOCAL_PREFECT_PORT = 4200
 
 
 # --- run -----------------------------------------------------------------------------------
-def _local_prefect_api() -> str:
-    port = os.environ.get("NEWSMON_PREFECT_PORT") or str(LOCAL_PREFECT_PORT)
-    return f"http://127.0.0.1:{port}/api"
-
-
-def ensure_prefect_server() -> tuple[str, bool]:
-    """The Prefect API the run reports to: the configured one, else the local `make server` one.
-
-    Without a configured PREFECT_API_URL, Prefect would start a temporary server that vanishes
-    with the process (and its run with it); newsmon uses the local server when it answers and
-    otherwise stops with a one-line remedy (exit 4). Returns the API URL and whether it is the
-    local one (which the caller then sets for the run).
-    """
-    from prefect.settings import PREFECT_API_URL
-
-    configured = PREFECT_API_URL.value()
-    if configured:
-        return str(configured), False
-    import httpx
-
-    api = _local_prefect_api()
-    try:
-        ok = httpx.get(f"{api}/health", timeout=2.0).status_code == 200
-    except httpx.HTTPError:
-        ok = False
-    if not ok:
-        raise CliError(
-            f"no Prefect server: PREFECT_API_URL is not set and nothing answers at {api}",
-            remedy="start one with `make server` in the newsmon checkout, or set PREFECT_API_URL",
-            status=EXIT_UNAVAILABLE,
-        )
-    return api, True
-
-
-class _StageHandler(logging.StreamHandler):
-    """Shows the pass's stage lines and every warning on stderr; the rest stays in the UI."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-        self.setFormatter(logging.Formatter("  %(message)s"))
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Stage lines, warnings and errors pass."""
-        from flows.monitor_flow import STAGE
-
-        return record.levelno >= logging.WARNING or bool(getattr(record, STAGE, False))
-
-
-def quiet_prefect_console() -> None:
-    """Prefect's console lines ("Finished in state Completed()") off unless NEWSMON_VERBOSE=1."""
-    if os.environ.get("NEWSMON_VERBOSE") == "1":
-        return
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-
-
 def _as_of(value: str) -> datetime:
     """Parse `--as-of`: an ISO 8601 time, taken as UTC when it has no offset."""
     try:
@@ -137,7 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from flows.verdict import EXIT_FAILED, judge
     from pipeline.summary import PassSummary
 
-    handler = _StageHandler()
+    handler = StageHandler()
     loggers = [logging.getLogger(n) for n in ("prefect.flow_runs", "prefect.task_runs")]
     for lg in loggers:
         lg.addHandler(handler)

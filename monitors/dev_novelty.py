@@ -106,10 +106,14 @@ def story_of(index: DevelopmentIndex, key: str) -> list[str]:
     return out
 
 
-def family(index: DevelopmentIndex, key: str) -> list[str]:
-    """Every development of `key`'s story: its first story and the new facts split from it."""
-    root = (story_of(index, key) or [key])[-1]
-    return [root, *(k for k in index._parent if (story_of(index, k) or [k])[-1] == root)]
+def first_story(index: DevelopmentIndex, key: str) -> str:
+    """The story `key` was split from first (`key` itself when it split from nothing)."""
+    return (story_of(index, key) or [key])[-1]
+
+
+def _uncommon_cap(index: DevelopmentIndex) -> float:
+    """How many reports may hold a feature that still counts as uncommon."""
+    return max(MIN_UNCOMMON_DF, UNCOMMON_SHARE * len(index._members))
 
 
 def fact_of(index: DevelopmentIndex, key: str) -> set[str]:
@@ -121,7 +125,7 @@ def fact_of(index: DevelopmentIndex, key: str) -> set[str]:
         return set()
     story = index._profiles.get(parent)
     need = max(2, math.ceil(FACT_SHARE * prof.n))
-    cap = max(MIN_UNCOMMON_DF, UNCOMMON_SHARE * len(index._members))
+    cap = _uncommon_cap(index)
     return {
         f
         for f, c in prof.counts.items()
@@ -170,7 +174,7 @@ def corroborating(
     and their new words overlap at CORROBORATE_THRESHOLD (cosine, rarity-weighted). Empty when
     the article brings nothing new to the story or no other outlet reported it.
     """
-    cap = max(MIN_UNCOMMON_DF, UNCOMMON_SHARE * len(index._members))
+    cap = _uncommon_cap(index)
     if published - story_start(index, key, published) < FIRST_CYCLE:
         return [], []  # the story's first news cycle: details emerging are the story itself
     mine = {
@@ -182,9 +186,9 @@ def corroborating(
     norm_a = math.sqrt(sum(idf2[f] for f in mine)) or 1.0
     hits: list[_Member] = []
     shared_all: set[str] = set()
-    # the story's family, and every new fact split off any story: two stories running at once
-    # (a leader's video, then his crash) must not each split the same new fact
-    keys = dict.fromkeys([*family(index, key), *index._parent])
+    # the story, and every new fact split off any story (its own among them): two stories
+    # running at once (a leader's video, then his crash) must not each split the same new fact
+    keys = dict.fromkeys([first_story(index, key), *index._parent])
     for mid in (mid for k in keys for mid in index._by_dev.get(k, ())):
         m = index._members[mid]
         if m.ref is None or m.outlet == outlet or abs(m.published - published) > CORROBORATE_SPAN:
@@ -207,8 +211,8 @@ def corroborating(
         if w / (norm_a * (norm_b or 1.0)) >= CORROBORATE_THRESHOLD:
             hits.append(m)
             shared_all |= shared
-    words = sorted(shared_all, key=index._idf, reverse=True)[:5]
-    return hits, list(dict.fromkeys(f.removeprefix("e:") for f in words))
+    rarest = sorted(shared_all, key=lambda f: (-index._idf(f), f))  # ties: a stable order
+    return hits, list(dict.fromkeys(f.removeprefix("e:") for f in rarest))[:5]
 
 
 def move_members(index: DevelopmentIndex, refs: set[str], new_key: str) -> None:

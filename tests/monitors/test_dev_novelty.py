@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from monitors.dev_features import features, scope_of
-from monitors.dev_novelty import fact_of, family, is_running, story_start
+from monitors.dev_novelty import fact_of, first_story, is_running, story_start
 from monitors.developments import DevelopmentIndex
 from monitors.taxonomy import ActorDefinition
 
@@ -161,7 +161,7 @@ def test_a_follow_up_without_the_split_off_fact_stays_with_the_story() -> None:
         outlet="fox",
     )
     assert a.key == "crash", a.reason
-    assert family(idx, "putin") == ["crash", "putin"] == family(idx, "crash")
+    assert first_story(idx, "putin") == "crash" == first_story(idx, "crash")
 
 
 def test_the_same_outlet_twice_is_no_corroboration() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from monitors.dev_records import (
@@ -30,6 +30,8 @@ from monitors.dev_records import (
     MIN_UNCOMMON_DF,
     NEW_SHARE,
     NOVEL_SHARE,
+    RARE_TOPIC_SHARE,
+    SIBLING_SPAN,
     STORY_THRESHOLD,
     UNCOMMON_SHARE,
     Assignment,
@@ -250,11 +252,40 @@ def running_story(
     return max(hot)[1] if hot else None
 
 
+def rare_topics(index: DevelopmentIndex, key: str, topics: frozenset[str]) -> set[str]:
+    """The `topics` that at most RARE_TOPIC_SHARE of story `key`'s reports carry."""
+    mids = index._by_dev.get(key, ())
+    bar = RARE_TOPIC_SHARE * len(mids)
+    return {t for t in topics if sum(t in index._members[m].topics for m in mids) <= bar}
+
+
+def _recent_sibling(
+    index: DevelopmentIndex,
+    key: str,
+    feats: set[str],
+    topics: frozenset[str],
+    published: datetime,
+) -> str | None:
+    """The newest fact split from `key`'s story and still reported within SIBLING_SPAN that the
+    article reports too: in its words, or under a topic the story itself hardly has."""
+    root = first_story(index, key)
+    rare = rare_topics(index, root, topics)
+    near = [
+        (ref.last_seen, k)
+        for k in index._parent
+        if first_story(index, k) == root
+        and timedelta(0) <= published - (ref := index._refs[k]).last_seen <= SIBLING_SPAN
+        and (_concepts(feats & fact_of(index, k)) or rare & ref.topics)
+    ]
+    return max(near)[1] if near else None
+
+
 def in_story(
     index: DevelopmentIndex,
     key: str,
     score: float,
     feats: set[str],
+    topics: frozenset[str],
     published: datetime,
     outlet: str | None,
     how: str,
@@ -272,6 +303,19 @@ def in_story(
             f"{fact!r} ({index._refs[fact].title[:80]!r}) split from it with: "
             f"{', '.join(words)}",
             new_topics=frozenset(),
+        )
+    sibling = _recent_sibling(index, key, feats, topics, published) if hits else None
+    if sibling is not None:  # the other outlets' reports of it move there with the article
+        moving = [m.ref for m in hits if m.ref is not None and m.key != sibling]
+        move_members(index, set(moving), sibling)
+        return Assignment(
+            key=sibling,
+            score=round(score, 3),
+            reason=f"{how} running story {key!r} ({title!r}) and reports what {sibling!r} "
+            f"({index._refs[sibling].title[:80]!r}) split from it within "
+            f"{SIBLING_SPAN.total_seconds() / 3600:.0f} hours",
+            new_topics=frozenset(),
+            corroborated_by=tuple(moving),
         )
     if hits:
         outlets = sorted({m.outlet or "?" for m in hits})

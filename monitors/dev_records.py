@@ -73,6 +73,12 @@ CORROBORATE_SPAN = timedelta(hours=36)
 #: A story's first news cycle (from its first report, or a seed's news date): what emerges
 #: then (who was on board, footage, first reactions) is the story, not a new development.
 FIRST_CYCLE = timedelta(hours=12)
+#: A new fact of a story reported within SIBLING_SPAN of another new fact split from the same
+#: story, in that fact's words, is that fact emerging in other words (a funeral: "Putin will not
+#: attend", "buried in private", "memorial held"), not a second development.
+SIBLING_SPAN = timedelta(hours=6)
+#: A topic at most this share of a story's reports carry is not what the story is about.
+RARE_TOPIC_SHARE = 0.1
 CORROBORATE_THRESHOLD = 0.3
 #: ...and share at least this many new, uncommon things (a name counts once with its words)...
 CORROBORATE_MIN_SHARED = 2
@@ -136,6 +142,8 @@ class _Member:
     #: The article's id (None for seeds and developments loaded without their reports).
     ref: str | None = None
     outlet: str | None = None
+    #: The article's topics.
+    topics: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)

@@ -161,6 +161,7 @@ class DevelopmentIndex:
         seed: bool,
         ref: str | None = None,
         outlet: str | None = None,
+        topics: frozenset[str] = frozenset(),
     ) -> None:
         for f in feats:
             self._df[f] = self._df.get(f, 0) + 1
@@ -173,6 +174,7 @@ class DevelopmentIndex:
             norm_at=len(self._members),
             ref=ref,
             outlet=outlet,
+            topics=topics,
         )
         if seed:
             # Seed leads are scored directly (few of them, no time window), not via postings.
@@ -225,7 +227,8 @@ class DevelopmentIndex:
         heads = topics if headline_topics is None else headline_topics
         self._register(key, title, topics, published, status, seed_ref, heads, parent)
         feats = features(title, text, entity_fn=self._entity_fn, scope=self.scope)
-        self._add_member(key, feats, published, seed=seed_ref is not None, ref=ref, outlet=outlet)
+        seed = seed_ref is not None
+        self._add_member(key, feats, published, seed=seed, ref=ref, outlet=outlet, topics=topics)
         if seed_ref is not None:
             self._vocab[key] = vocabulary(title, text, entity_fn=self._entity_fn, scope=self.scope)
             if event_date is not None:
@@ -257,7 +260,7 @@ class DevelopmentIndex:
             topics if headline_topics is None else headline_topics
         )
         feats = features(title, text, entity_fn=self._entity_fn, scope=self.scope)
-        self._add_member(key, feats, published, seed=False, ref=ref, outlet=outlet)
+        self._add_member(key, feats, published, seed=False, ref=ref, outlet=outlet, topics=topics)
 
     # ----------------------------------------------------------------------------------------
     def _names_rare_entity(self, shared: Iterable[str]) -> bool:
@@ -299,9 +302,8 @@ class DevelopmentIndex:
         route_to_story(self, feats, passing, loose)
         seed_hit = seed_match(self, feats, topics, published, qnorm)
         if seed_hit is None and not passing:
-            story = running_story(self, loose, published)
-            if story is not None:
-                return in_story(self, story, loose[story], feats, published, outlet, "follows")
+            if (hot := running_story(self, loose, published)) is not None:
+                return in_story(self, hot, loose[hot], feats, topics, published, outlet, "follows")
             return Assignment(
                 key=None,
                 score=round(top, 3),
@@ -328,7 +330,7 @@ class DevelopmentIndex:
         else:
             best_score, best, how_kind = max(passing.values(), key=lambda t: t[0])
         if is_running(self, best.key, published):
-            return in_story(self, best.key, best_score, feats, published, outlet, "joins")
+            return in_story(self, best.key, best_score, feats, topics, published, outlet, "joins")
         if new_watched(best.key):
             # A watched topic is new only if no similar development in the window has it: a
             # roundup line on a story already followed elsewhere is not a new fact, and once a

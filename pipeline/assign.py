@@ -153,6 +153,7 @@ def _assign_development(
     if assignment.key is not None:
         dev = s.get(Development, int(assignment.key))
         if dev is not None:
+            _move_reports(s, assignment.corroborated_by, dev)
             _touch(dev, article, topics, now)
             _index_report(devs, assignment.key, article, topics, heads, published)
             return dev, False, assignment.reason
@@ -233,6 +234,23 @@ def _split_off(
     )
     _index_report(devs, str(dev.id), article, topics, heads, published)
     return dev, True, assignment.reason
+
+
+def _move_reports(s: Session, refs: tuple[str, ...], dev: Development) -> None:
+    """Move the stored articles `refs` (earlier reports of what `dev` reports) to `dev`."""
+    for ref in refs:
+        a = s.get(Article, int(ref))
+        if a is None or a.development_id == dev.id:
+            continue
+        old = s.get(Development, a.development_id) if a.development_id is not None else None
+        if old is not None:
+            old.article_count = max(0, old.article_count - 1)
+            s.add(old)
+        a.development_id = dev.id
+        dev.article_count += 1
+        if a.outlet and a.outlet not in (dev.outlets or []):
+            dev.outlets = [*(dev.outlets or []), a.outlet]
+        s.add(a)
 
 
 def _index_report(

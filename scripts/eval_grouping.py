@@ -127,6 +127,10 @@ def replay_story(
             if a.key is not None:
                 dev_key = a.key
                 touch(dev_key)
+                for i in a.corroborated_by:  # earlier reports of the same fact move with it
+                    article_dev[i] = dev_key
+                    old = stored[i]
+                    stored[i] = StoredArticle(i, hash(dev_key), None, old.duplicate_of_seed)
             else:
                 dev_key, new = f"dev:{e.id}", True
                 first = e

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from monitors.dev_features import features, scope_of
 from monitors.dev_novelty import fact_of, first_story, is_running, story_start
+from monitors.dev_records import Assignment
 from monitors.developments import DevelopmentIndex
 from monitors.taxonomy import ActorDefinition
 
@@ -224,3 +225,51 @@ def test_a_dated_seed_covers_its_news_on_its_whole_text() -> None:
     b = idx.assign(title=title, text="", topics=CRASH, watched=WATCHED,
                    published=T0 + timedelta(days=30), outlet="ft")  # fmt: skip
     assert b.key is None, b.reason
+
+
+FUNERAL = frozenset({"crash", "funeral"})
+
+
+def _split_funeral_then_burial_report(hours: float) -> tuple[DevelopmentIndex, datetime]:
+    """The crash story with "Putin will not attend the funeral" split off (two outlets), then,
+    `hours` after, one outlet's burial report in other words, which stays in the story."""
+    idx = _running_crash_story()
+    later = T0 + timedelta(hours=40)
+    for outlet, ref in [("sky", "f1"), ("abc", "f2")]:
+        idx.touch("crash", title="Putin will not attend the funeral of Prigozhin, Kremlin says",
+                  text="The Kremlin said the president had no plans to attend the funeral.",
+                  topics=FUNERAL, published=later, ref=ref, outlet=outlet)  # fmt: skip
+    idx.split_off("funeral", parent="crash", refs=["f1", "f2"], title="Putin will not attend",
+                  topics=FUNERAL | {"kremlin"}, published=later)  # fmt: skip
+    burial = later + timedelta(hours=hours)
+    idx.touch("crash", title="Prigozhin buried privately in St Petersburg cemetery",
+              text="A private ceremony was held at the cemetery, his press service said.",
+              topics=FUNERAL, published=burial, ref="b1", outlet="wsj")  # fmt: skip
+    return idx, burial
+
+
+def _second_burial_report(idx: DevelopmentIndex, published: datetime) -> Assignment:
+    return idx.assign(
+        title="Wagner chief Prigozhin buried in private ceremony at St Petersburg cemetery",
+        text="The private ceremony at the cemetery was closed to the press.",
+        topics=FUNERAL,
+        published=published,
+        watched=WATCHED | {"funeral"},
+        outlet="bbc",
+    )
+
+
+def test_a_new_fact_within_hours_of_a_sibling_under_its_rare_topic_joins_it() -> None:
+    idx, burial = _split_funeral_then_burial_report(hours=2)
+    a = _second_burial_report(idx, burial + timedelta(minutes=30))
+    assert a.key == "funeral", a.reason
+    assert a.corroborated_by == ("b1",)  # the first burial report moves with it
+    assert "b1" in {idx._members[m].ref for m in idx._by_dev["funeral"]}
+    assert "b1" not in {idx._members[m].ref for m in idx._by_dev["crash"]}
+
+
+def test_a_new_fact_hours_after_its_sibling_went_quiet_is_a_new_development() -> None:
+    idx, burial = _split_funeral_then_burial_report(hours=8)
+    a = _second_burial_report(idx, burial + timedelta(minutes=30))
+    assert a.key is None and a.related == "crash", a.reason
+    assert a.corroborated_by == ("b1",)

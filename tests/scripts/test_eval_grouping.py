@@ -3,13 +3,16 @@
 Every corpus entry of the window goes through the monitor's tagger, the duplicate index and
 development assignment, the code the pipeline runs, and is scored like the end-to-end replay
 (which `tests/scripts/test_replay.py` gates on a short window). Floors sit just under what the
-shipped grouping reaches (measured 2026-11-30; docs/evaluation.md says what was fitted on what):
+shipped grouping reaches (measured 2026-12-07; docs/evaluation.md says what was fitted on what):
 
 | story, window | alerts | recall | precision | per dev | seed-known | B3 F1 | seed cov |
 |---|---:|---:|---:|---:|---:|---:|---:|
-| Wagner 08-15..09-15 | 19 | 0.33 | 0.44 | 1.40 | 6 | 0.51 | 0.52 |
+| Wagner 08-15..09-15 | 14 | 0.40 | 0.54 | 1.17 | 4 | 0.70 | 0.855 |
 | Wagner 09-16..10-31 | 6 | 1.00 | 1.00 | 1.25 | 0 | 0.96 | - |
-| NK-Russia 08-01..08-31 | 5 | 1.00 | 0.80 | 1.00 | 0 | 0.70 | - |
+| NK-Russia 08-01..08-31 | 5 | 1.00 | 0.80 | 1.00 | 0 | 0.75 | - |
+
+Precision counts a second alert on an expected event as right, so merging a fact's duplicate
+alerts (the funeral's three into one) lowers it while alerts per development improve.
 """
 
 from __future__ import annotations
@@ -45,8 +48,8 @@ def test_big_story_crash_month(corpus: Corpus) -> None:
     sc = _replay(corpus, "wagner", date(2023, 8, 15), date(2023, 9, 15))
     assert sc.expected_events == 15
     assert sc.recall >= 0.38, sc.missed_events
-    assert sc.precision >= 0.55, sc.wrong_alerts
-    assert sc.alerts_per_development <= 1.5, sc.per_event
+    assert sc.precision >= 0.5, sc.wrong_alerts
+    assert sc.alerts_per_development <= 1.25, sc.per_event
     assert sc.seed_known_alerts <= 4
     assert sc.bcubed_f1 >= 0.65
     assert sc.seed_coverage is not None and sc.seed_coverage >= 0.8

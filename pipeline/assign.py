@@ -47,6 +47,10 @@ def build_development_index(
         development_ids=[d.id for d in recent if d.id is not None],
         since=now - DEVELOPMENT_LOOKBACK,
     )
+    # each report's own topics (a story's topic that few of its reports carry is telling)
+    tags = repo.tags_for(
+        session, article_ids=[a.id for arts in members.values() for a in arts if a.id]
+    )
     reports: list[tuple[datetime, int, Development, Article]] = []
     for dev in recent:
         arts = members.get(dev.id or 0, [])
@@ -83,12 +87,13 @@ def build_development_index(
     # with its earliest report
     for published, _, dev, a in sorted(reports, key=lambda r: (r[0], r[1])):
         key = str(dev.id)
+        own = frozenset(t.topic for t in tags.get(a.id or 0, ())) or frozenset(dev.topics or [])
         if key in index:
             index.touch(
                 key,
                 title=a.title,
                 text=a.text,
-                topics=frozenset(dev.topics or []),
+                topics=own,
                 published=published,
                 ref=str(a.id),
                 outlet=a.outlet,

@@ -184,8 +184,12 @@ def tags_for(session: Session, *, article_ids: Sequence[int]) -> dict[int, list[
     out: dict[int, list[TopicTag]] = {}
     if not article_ids:
         return out
-    for t in session.exec(select(TopicTag).where(col(TopicTag.article_id).in_(list(article_ids)))):
-        out.setdefault(t.article_id, []).append(t)
+    ids = list(article_ids)
+    for i in range(0, len(ids), 500):
+        for t in session.exec(
+            select(TopicTag).where(col(TopicTag.article_id).in_(ids[i : i + 500]))
+        ):
+            out.setdefault(t.article_id, []).append(t)
     return out
 
 

@@ -7,14 +7,17 @@ story (HOT_REPORTS reports from HOT_OUTLETS outlets within HOT_SPAN) an article 
 the story even at the lower STORY_THRESHOLD, and a new development splits off only when two
 outlets report the same new fact: their words that are new to the story (held by fewer than
 NOVEL_SHARE of its reports) overlap. Nothing splits in the story's first news cycle
-(FIRST_CYCLE): what emerges then is the story itself. A quiet story keeps the one-report rule:
-there a single report of something new is news.
+(FIRST_CYCLE, from when it broke): what emerges then is the story itself. A new fact reported
+within hours of another split from the same story, in its words or under a topic the story
+hardly has, is that fact (SIBLING_SPAN). A quiet story keeps the one-report rule: there a
+single report of something new is news.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -52,22 +55,34 @@ def recent_members(index: DevelopmentIndex, key: str, published: datetime) -> li
 
 
 def story_start(index: DevelopmentIndex, key: str, published: datetime) -> datetime:
-    """When the coverage of `key` that is still running at `published` began: its first report
-    in an unbroken run of reports no more than HOT_SPAN apart (a seed's from its news date)."""
-    times = sorted(
-        m.published
+    """When the coverage of `key` that is still running at `published` broke: the first moment
+    it was a running story, in an unbroken run of reports no more than HOT_SPAN apart (a seed's
+    from its news date). Reports before that (a profile, the day's other news that joined) are
+    not the story breaking."""
+    event = index._event_dates.get(key)
+    reports = sorted(
+        (m.published, m.outlet)
         for mid in index._by_dev.get(key, ())
         if (m := index._members[mid]).published <= published
+        and (event is None or m.published >= event)
     )
-    event = index._event_dates.get(key)
-    if event is not None:
-        times = [t for t in times if t >= event]
-    start = published
-    for t in reversed(times):
-        if start - t > HOT_SPAN:
-            break
-        start = t
-    return start
+    first, prev = len(reports), published
+    while first and prev - reports[first - 1][0] <= HOT_SPAN:
+        first -= 1
+        prev = reports[first][0]
+    run = reports[first:]
+    outlets: Counter[str | None] = Counter()
+    lo = 0
+    for t, outlet in run:
+        outlets[outlet] += 1
+        while t - run[lo][0] > HOT_SPAN:
+            outlets[run[lo][1]] -= 1
+            if not outlets[run[lo][1]]:
+                del outlets[run[lo][1]]
+            lo += 1
+        if sum(outlets.values()) >= HOT_REPORTS and len(outlets) >= HOT_OUTLETS:
+            return t
+    return run[0][0] if run else published
 
 
 def is_running(index: DevelopmentIndex, key: str, published: datetime) -> bool:
@@ -177,7 +192,7 @@ def corroborating(
     the article brings nothing new to the story or no other outlet reported it.
     """
     cap = _uncommon_cap(index)
-    if published - story_start(index, key, published) < FIRST_CYCLE:
+    if published - story_start(index, first_story(index, key), published) < FIRST_CYCLE:
         return [], []  # the story's first news cycle: details emerging are the story itself
     mine = {
         f for f in _new_to_story(index, key, feats, own=frozenset()) if index._df.get(f, 0) <= cap

@@ -70,8 +70,9 @@ NOVEL_SHARE = 0.05
 #: Two reports from different outlets within CORROBORATE_SPAN whose new words (weighted by
 #: rarity) overlap at this cosine report the same new fact: a new development of the story.
 CORROBORATE_SPAN = timedelta(hours=36)
-#: A story's first news cycle (from its first report, or a seed's news date): what emerges
-#: then (who was on board, footage, first reactions) is the story, not a new development.
+#: A story's first news cycle (from when it broke: the first moment it was a running story;
+#: a fact split from it has none of its own): what emerges then (who was on board, footage,
+#: first reactions) is the story, not a new development.
 FIRST_CYCLE = timedelta(hours=12)
 #: A new fact of a story reported within SIBLING_SPAN of another new fact split from the same
 #: story, in that fact's words, is that fact emerging in other words (a funeral: "Putin will not

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 from monitors.dev_features import features, scope_of
 from monitors.dev_novelty import fact_of, first_story, is_running, story_start
-from monitors.dev_records import Assignment
+from monitors.dev_records import HOT_REPORTS, Assignment
 from monitors.developments import DevelopmentIndex
 from monitors.taxonomy import ActorDefinition
 
 T0 = datetime(2023, 8, 23, 18, tzinfo=UTC)
+TEN_MIN = timedelta(minutes=10)
 WATCHED = frozenset({"crash", "kremlin"})
 CRASH = frozenset({"crash"})
 OUTLETS = ["bbc", "ft", "wsj", "nyt", "guardian", "sky", "abc", "fox", "hill", "wapo"] * 2
@@ -36,7 +37,7 @@ def _running_crash_story() -> DevelopmentIndex:
     idx = DevelopmentIndex(scope=WAGNER)
     for i, outlet in enumerate(OUTLETS):
         title, text = CRASH_REPORTS[i % len(CRASH_REPORTS)]
-        published = T0 + timedelta(minutes=10 * i)
+        published = T0 + i * TEN_MIN
         if i == 0:
             idx.add(key="crash", title=title, text=text, topics=CRASH, published=published,
                     ref="a0", outlet=outlet)  # fmt: skip
@@ -69,7 +70,8 @@ def test_a_story_many_outlets_cover_at_once_is_running() -> None:
     idx = _running_crash_story()
     assert is_running(idx, "crash", T0 + timedelta(hours=4))
     assert not is_running(idx, "crash", T0 + timedelta(days=4))  # two days later: quiet
-    assert story_start(idx, "crash", T0 + timedelta(hours=4)) == T0
+    # it broke with its HOT_REPORTS-th report (one every ten minutes, each from a new outlet)
+    assert story_start(idx, "crash", T0 + timedelta(hours=4)) == T0 + (HOT_REPORTS - 1) * TEN_MIN
 
 
 def test_a_follow_up_in_other_words_joins_the_running_story() -> None:
@@ -273,3 +275,19 @@ def test_a_new_fact_hours_after_its_sibling_went_quiet_is_a_new_development() ->
     a = _second_burial_report(idx, burial + timedelta(minutes=30))
     assert a.key is None and a.related == "crash", a.reason
     assert a.corroborated_by == ("b1",)
+
+
+def test_the_first_news_cycle_counts_from_when_the_story_broke_not_its_first_report() -> None:
+    idx = _running_crash_story()
+    for i, hours in enumerate([30, 20, 14]):  # a quiet profile of the man, before the crash
+        idx.touch("crash", title="Prigozhin appears in a video from Africa", text="",
+                  topics=CRASH, published=T0 - timedelta(hours=hours), ref=f"q{i}",
+                  outlet="bbc")  # fmt: skip
+    assert story_start(idx, "crash", T0 + timedelta(hours=4)) > T0  # when it was running
+    soon = T0 + timedelta(hours=5)
+    title = "Putin speaks at a Kursk battle anniversary concert as the news breaks"
+    idx.touch("crash", title=title, text="", topics=CRASH, published=soon, ref="k1",
+              outlet="sky")  # fmt: skip
+    a = idx.assign(title="Putin at Kursk battle anniversary concert as news broke", text="",
+                   topics=CRASH, published=soon, watched=WATCHED, outlet="abc")  # fmt: skip
+    assert a.key == "crash", a.reason

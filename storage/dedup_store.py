@@ -9,9 +9,10 @@ Keys are signed 64-bit integers (the LSH's unsigned keys viewed as int64).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, delete
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -121,19 +122,33 @@ def exact_hits(
     return out
 
 
-def dedup_docs(session: Session, *, article_ids: Sequence[int]) -> list[tuple[DedupDoc, str]]:
+class StoredDoc(NamedTuple):
+    """The `dedup_doc` row of a stored article, as read for a pass (no ORM object)."""
+
+    article_id: int
+    monitor: str
+    n_words: int
+    title_norm: str
+    short_norm: str | None
+    exact: bytes | None
+    shingles: bytes
+
+
+def dedup_docs(session: Session, *, article_ids: Sequence[int]) -> list[tuple[StoredDoc, str]]:
     """The stored features of these articles (those indexed) with each article's title,
     by article id."""
     ids = sorted(set(article_ids))
-    out: list[tuple[DedupDoc, str]] = []
+    out: list[tuple[StoredDoc, str]] = []
+    t = DedupDoc.__table__.c  # type: ignore[attr-defined]
+    cols = [t.article_id, t.monitor, t.n_words, t.title_norm, t.short_norm, t.exact, t.shingles]
     for i in range(0, len(ids), CHUNK):
         q = (
-            select(DedupDoc, Article.title)
-            .join(Article, col(Article.id) == col(DedupDoc.article_id))
-            .where(col(DedupDoc.article_id).in_(ids[i : i + CHUNK]))
-            .order_by(col(DedupDoc.article_id))
+            sa_select(*cols, col(Article.title))
+            .join(Article, col(Article.id) == t.article_id)
+            .where(t.article_id.in_(ids[i : i + CHUNK]))
+            .order_by(t.article_id)
         )
-        out += [(doc, title) for doc, title in session.exec(q)]
+        out += [(StoredDoc(*row[:7]), row[7]) for row in session.execute(q)]
     return out
 
 

@@ -73,13 +73,16 @@ def split_probes(
     if not pairs:
         empty = np.zeros(0, dtype=np.uint64)
         return empty, empty
-    bands = np.fromiter((b for b, _ in pairs), np.int64, len(pairs))
-    keys = np.fromiter((k for _, k in pairs), np.int64, len(pairs)).view(np.uint64)
-    title = bands >= TITLE_BAND_BASE
-    if np.any((bands >= lsh_bands) & ~title):
+    # plain lists first: a pass splits the few pairs of each of thousands of stored articles
+    text = [k for b, k in pairs if b < TITLE_BAND_BASE]
+    title = [k for b, k in pairs if b >= TITLE_BAND_BASE]
+    if any(lsh_bands <= b < TITLE_BAND_BASE for b, _ in pairs):
         raise ValueError(
             f"stored band numbers exceed lsh_bands ({lsh_bands}): the dedup settings changed "
             "since these articles were indexed; delete the dedup_band and dedup_doc rows to "
             "re-index them"
         )
-    return keys[~title], keys[title]
+    return (
+        np.array(text, dtype=np.int64).view(np.uint64),
+        np.array(title, dtype=np.int64).view(np.uint64),
+    )

@@ -144,6 +144,11 @@ def lead(text: str, *, about: re.Pattern[str] | None = None) -> str:
     return " ".join(out)
 
 
+#: Texts whose grouping features are kept (`features`, `vocabulary`): an article's features are
+#: asked for when it is assigned and again when it joins a development, and a seed's every pass.
+FEATURE_CACHE = 1024
+
+
 def features(
     title: str,
     text: str,
@@ -159,7 +164,13 @@ def features(
     "Russia-Ukraine war at a glance", or a story about someone else that mentions it), the lead
     is cut to the sentences that do name it: that item is what the article reports about it.
     """
-    scope = scope or default_scope()
+    return set(_features(title, text, entity_fn, scope or default_scope()))
+
+
+@lru_cache(maxsize=FEATURE_CACHE)
+def _features(
+    title: str, text: str, entity_fn: Callable[[str, str], set[str]], scope: Scope
+) -> frozenset[str]:
     scope_words, subject = scope.words, scope.pattern
     about = None if subject is None or subject.search(title) else subject
     body = lead(text, about=about)
@@ -171,7 +182,7 @@ def features(
     for e in entity_fn(title, body):
         if not set(e.split()) <= scope_words:
             feats.add("e:" + e)
-    return feats
+    return frozenset(feats)
 
 
 def vocabulary(
@@ -182,7 +193,14 @@ def vocabulary(
     scope: Scope | None = None,
 ) -> frozenset[str]:
     """Every matching feature of a whole text (not only its lead): what a seed says."""
-    scope_words = (scope or default_scope()).words
+    return _vocabulary(title, text, entity_fn, scope or default_scope())
+
+
+@lru_cache(maxsize=FEATURE_CACHE)
+def _vocabulary(
+    title: str, text: str, entity_fn: Callable[[str, str], set[str]], scope: Scope
+) -> frozenset[str]:
+    scope_words = scope.words
     words = {
         _term(t)
         for t in normalize(f"{title} {text}").split()

@@ -238,9 +238,10 @@ class Tagger:
                 for i in range(len(words) - size + 1)
                 if words[i][0] in initials
             }
+            choices = list(wanted)
             for gram in grams:
                 best = process.extractOne(
-                    gram, list(wanted), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF
+                    gram, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF
                 )
                 if best is not None:
                     actor = wanted[best[0]]

@@ -82,7 +82,6 @@ def content_hash(*parts: str) -> str:
 
 
 # --- words and sentences for tagging and grouping ---------------------------------------------
-_WORD_BREAK = re.compile(r"[^\w]+|_+")
 _SPACES = re.compile(r"\s+")
 _TAGS = re.compile(r"<[^>]+>")
 # Sentence boundary candidates: end punctuation then space, or a line break.
@@ -96,8 +95,8 @@ _ABBREV = frozenset({
 
 def normalize(text: str) -> str:
     """Case-fold `text` and turn every run of non-word characters into one space."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return _SPACES.sub(" ", _WORD_BREAK.sub(" ", text)).strip()
+    # one pass: a run of non-word characters and underscores is one separator
+    return _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
 def strip_html(text: str) -> str:

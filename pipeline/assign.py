@@ -18,6 +18,7 @@ from monitors.developments import DevelopmentIndex
 from monitors.records import DedupMatch, Tagging
 from monitors.tagging import Tagger, headline_topics
 from pipeline.prepare import make_tagger
+from pipeline.seed_cache import seed_tagging
 from storage import repository as repo
 from storage.models import Article, Development
 
@@ -65,7 +66,7 @@ def build_development_index(
                 status="known",
                 seed_ref=dev.seed_ref,
                 headline_topics=headline_topics(
-                    tagger.tag(title=seed.title, text=seed.text), seed.title
+                    seed_tagging(tagger, title=seed.title, text=seed.text), seed.title
                 ),
                 event_date=_parse_date(seed.event_date),
             )

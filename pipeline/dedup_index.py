@@ -19,6 +19,7 @@ from monitors.dedup import DedupIndex
 from monitors.dedup_features import TextFeatures
 from monitors.dedup_records import DedupRecord, band_probes, record_of
 from monitors.dedup_stored import PassDedupIndex
+from pipeline.seed_cache import seed_features
 from storage import dedup_store
 from storage import repository as repo
 from storage.db import session_scope
@@ -46,7 +47,8 @@ def seed_index(cfg: MonitorConfig, engine: Engine, session: Session) -> PassDedu
 
     index = PassDedupIndex(cfg.dedup, texts=texts)
     for seed in repo.list_seeds(session, monitor=cfg.name):
-        index.add(key=seed.seed_id, kind="seed", text=seed.text, title=seed.title)
+        feats = seed_features(index, title=seed.title, text=seed.text)
+        index.add(key=seed.seed_id, kind="seed", text=seed.text, title=seed.title, features=feats)
     return index
 
 

@@ -14,6 +14,7 @@ from monitors.kinds import FeedStatus
 from monitors.seeds import SeedDoc, load_seeds
 from monitors.tagging import Tagger
 from monitors.text import text_hash
+from pipeline.seed_cache import cached_tagger, seed_tagging
 from storage import repo_feeds
 from storage import repository as repo
 from storage.db import session_scope
@@ -30,8 +31,8 @@ class Prepared:
 
 
 def make_tagger(cfg: MonitorConfig) -> Tagger:
-    """The topic tagger of a monitor."""
-    return Tagger(cfg.topics, cfg.actors, require_actors=cfg.alerts.require_actors)
+    """The topic tagger of a monitor (compiled once per process for the same taxonomy)."""
+    return cached_tagger(cfg)
 
 
 def prepare(cfg: MonitorConfig, engine: Engine, *, now: datetime, force: bool = False) -> Prepared:
@@ -54,7 +55,8 @@ def tagged_seeds(cfg: MonitorConfig) -> list[tuple[SeedDoc, list[str]]]:
     """The monitor's seed documents, each with the topics of its whole text."""
     tagger = make_tagger(cfg)
     return [
-        (d, tagger.tag(title=d.title, text=d.text).topic_names()) for d in load_seeds(cfg.seeds_dir)
+        (d, seed_tagging(tagger, title=d.title, text=d.text).topic_names())
+        for d in load_seeds(cfg.seeds_dir)
     ]
 
 

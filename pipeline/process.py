@@ -5,6 +5,9 @@ the cost follows what is new, not what is stored."""
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -102,7 +105,7 @@ def process_batch(
     ordered = sorted(candidates, key=lambda c: (c.item.published or now, c.item.feed, c.item.url))
     dedup_index.backfill(cfg, engine)  # all stored articles once, after the upgrade to 0004
     outcomes: list[ArticleOutcome] = []
-    with Session(engine, expire_on_commit=False) as s:
+    with _older_objects_frozen(), Session(engine, expire_on_commit=False) as s:
         ctx = load_context(cfg, engine, s, ordered, now=now)
         # one lookup for the batch (harvest checked each feed; this also catches an entry
         # listed by two feeds, or stored since by an overlapping run)
@@ -120,6 +123,19 @@ def process_batch(
             dedup_index.write_records(s, cfg=cfg, records=records)
             s.commit()  # articles, their index rows, developments and alerts: all or nothing
     return outcomes
+
+
+@contextmanager
+def _older_objects_frozen() -> Iterator[None]:
+    """Leave the objects that exist before the batch out of the garbage collector's full
+    collections while it runs (`gc.freeze`): the batch allocates enough to trigger them, and
+    each would walk every object of the process (modules, Prefect, the tagger) for cycles
+    that the batch did not make. Unfrozen afterwards, so they are collected as before."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _process_saved(

@@ -9,8 +9,10 @@ Keys are signed 64-bit integers (the LSH's unsigned keys viewed as int64).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -27,28 +29,39 @@ def add_dedup_entries(
     docs: Sequence[DedupDoc],
     bands: Sequence[tuple[int, int, int]],
 ) -> None:
-    """Insert articles' features and their (band, key, article_id) rows, in bulk (Core
-    `executemany`: no ORM objects)."""
-    if docs:
-        rows = [
-            {
-                "article_id": d.article_id,
-                "monitor": monitor,
-                "n_words": d.n_words,
-                "title_norm": d.title_norm,
-                "short_norm": d.short_norm,
-                "exact": d.exact,
-                "shingles": d.shingles,
-            }
-            for d in docs
-        ]
-        session.execute(DedupDoc.__table__.insert(), rows)  # type: ignore[attr-defined]
-    if bands:
-        unique = sorted(set(bands))  # a text repeating a chunk repeats its keys
-        session.execute(
-            DedupBand.__table__.insert(),  # type: ignore[attr-defined]
-            [{"monitor": monitor, "band": b, "key": k, "article_id": a} for b, k, a in unique],
-        )
+    """Insert articles' features and their (band, key, article_id) rows, in bulk (one
+    `executemany` per table: no ORM objects)."""
+    doc_rows = [
+        (d.article_id, monitor, d.n_words, d.title_norm, d.short_norm, d.exact, d.shingles)
+        for d in docs
+    ]
+    # a text repeating a chunk repeats its keys
+    band_rows = [(monitor, b, k, a) for b, k, a in sorted(set(bands))]
+    _insert_many(session, DedupDoc.__table__, _DOC_COLUMNS, doc_rows)  # type: ignore[attr-defined]
+    _insert_many(session, DedupBand.__table__, _BAND_COLUMNS, band_rows)  # type: ignore[attr-defined]
+
+
+_DOC_COLUMNS = ("article_id", "monitor", "n_words", "title_norm", "short_norm", "exact", "shingles")
+_BAND_COLUMNS = ("monitor", "band", "key", "article_id")
+
+
+def _insert_many(
+    session: Session, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """INSERT `rows` (values of `columns`, in order) into `table` in the session's transaction.
+
+    On SQLite the rows go to the driver's `executemany` as they are: a pass writes ~50 band
+    rows per article, and SQLAlchemy's per-row parameter processing cost about as much CPU as
+    SQLite's inserts. Elsewhere a Core `executemany` (batched by the dialect)."""
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        names = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', rows)
+        return
+    conn.execute(table.insert(), [dict(zip(columns, r, strict=True)) for r in rows])
 
 
 def delete_dedup_entries(session: Session, *, article_ids: Sequence[int]) -> None:
@@ -109,19 +122,33 @@ def exact_hits(
     return out
 
 
-def dedup_docs(session: Session, *, article_ids: Sequence[int]) -> list[tuple[DedupDoc, str]]:
+class StoredDoc(NamedTuple):
+    """The `dedup_doc` row of a stored article, as read for a pass (no ORM object)."""
+
+    article_id: int
+    monitor: str
+    n_words: int
+    title_norm: str
+    short_norm: str | None
+    exact: bytes | None
+    shingles: bytes
+
+
+def dedup_docs(session: Session, *, article_ids: Sequence[int]) -> list[tuple[StoredDoc, str]]:
     """The stored features of these articles (those indexed) with each article's title,
     by article id."""
     ids = sorted(set(article_ids))
-    out: list[tuple[DedupDoc, str]] = []
+    out: list[tuple[StoredDoc, str]] = []
+    t = DedupDoc.__table__.c  # type: ignore[attr-defined]
+    cols = [t.article_id, t.monitor, t.n_words, t.title_norm, t.short_norm, t.exact, t.shingles]
     for i in range(0, len(ids), CHUNK):
         q = (
-            select(DedupDoc, Article.title)
-            .join(Article, col(Article.id) == col(DedupDoc.article_id))
-            .where(col(DedupDoc.article_id).in_(ids[i : i + CHUNK]))
-            .order_by(col(DedupDoc.article_id))
+            sa_select(*cols, col(Article.title))
+            .join(Article, col(Article.id) == t.article_id)
+            .where(t.article_id.in_(ids[i : i + CHUNK]))
+            .order_by(t.article_id)
         )
-        out += [(doc, title) for doc, title in session.exec(q)]
+        out += [(StoredDoc(*row[:7]), row[7]) for row in session.execute(q)]
     return out
 
 

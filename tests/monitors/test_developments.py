@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitors.dev_features import features, lead
+from monitors.dev_features import _features, features, lead
 from monitors.developments import DevelopmentIndex
 
 T0 = datetime(2023, 10, 13, 12, tzinfo=UTC)
@@ -275,3 +275,16 @@ def test_pooled_profile_joins_an_article_close_to_the_development_as_a_whole() -
         watched=WATCHED,
     )
     assert a.key == "l"
+
+
+def test_grouping_features_are_computed_once_and_handed_out_as_copies() -> None:
+    """`features` keeps what it computed (an article is asked for again when it joins a
+    development); a caller changing its set does not change the next caller's."""
+
+    title, text = "Lavrov arrives in Pyongyang", "Sergey Lavrov arrived in Pyongyang on Monday."
+    first = features(title, text)
+    hits = _features.cache_info().hits
+    first.add("extra")
+    again = features(title, text)
+    assert _features.cache_info().hits == hits + 1
+    assert "extra" not in again and "e:sergey lavrov" in again

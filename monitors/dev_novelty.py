@@ -350,3 +350,24 @@ def in_story(
         "reports what it adds",
         new_topics=frozenset(),
     )
+
+
+def watched_news(
+    index: DevelopmentIndex,
+    key: str,
+    topics: frozenset[str],
+    headline_topics: frozenset[str] | None,
+    watched: frozenset[str],
+) -> frozenset[str]:
+    """The watched topics an article adds to development `key` and the story it split from:
+    new to their topics, or (with `headline_topics`) new to their headlines. Once the analyst
+    was alerted to it (a new development on a watched topic), a watched topic only the
+    article's body adds is an angle of it, not a new fact."""
+    refs = [index._refs[k] for k in (key, *story_of(index, key))]
+    alerted = headline_topics is not None and any(
+        r.status == "new" and r.topics & watched for r in refs
+    )
+    new = set() if alerted else (topics & watched) - {t for r in refs for t in r.topics}
+    if headline_topics is not None:
+        new |= (headline_topics & watched) - {t for r in refs for t in r.headline_topics}
+    return frozenset(new)

@@ -27,7 +27,7 @@ from monitors.dev_novelty import (
     move_members,
     route_to_story,
     running_story,
-    story_of,
+    watched_news,
 )
 from monitors.dev_records import (
     _PLACE_WORDS,
@@ -293,8 +293,9 @@ class DevelopmentIndex:
         In a quiet story a materially new fact starts a new development even when the article
         resembles one: a watched topic the development does not have yet, or (with
         `headline_topics` given) a watched topic in the article's headline that none of the
-        development's headlines had. In a running story (monitors/dev_novelty.py) follow-ups
-        join it, and a new fact splits off once a second outlet (`outlet`) reports it.
+        development's headlines had; once a development has alerted, only the headline counts.
+        In a running story (monitors/dev_novelty.py) follow-ups join it, and a new fact splits
+        off once a second outlet (`outlet`) reports it.
         """
         feats = features(title, text, entity_fn=self._entity_fn, scope=self.scope)
         qnorm = self._norm(feats)
@@ -313,12 +314,7 @@ class DevelopmentIndex:
             )
 
         def new_watched(key: str) -> frozenset[str]:
-            # a new fact split from a story has the story's topics too
-            refs = [self._refs[k] for k in (key, *story_of(self, key))]
-            new = (topics & watched) - {t for r in refs for t in r.topics}
-            if headline_topics is not None:
-                new |= (headline_topics & watched) - {t for r in refs for t in r.headline_topics}
-            return frozenset(new)
+            return watched_news(self, key, topics, headline_topics, watched)
 
         # A seed that matches wins over reports (except over the new facts split off from its
         # story that match better): it is what the brief already knows.

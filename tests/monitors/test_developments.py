@@ -73,6 +73,30 @@ def test_new_watched_topic_on_known_story_is_new_development() -> None:
     assert "sanctions" in a.reason
 
 
+@pytest.mark.parametrize(
+    ("headline", "joins"),
+    [
+        ("North Korea's 1,000 containers of munitions to Russia: what we know", True),
+        ("US sanctions firms over North Korea's 1,000 containers of munitions to Russia", False),
+    ],
+)
+def test_once_alerted_a_watched_topic_is_news_only_in_the_headline(
+    headline: str, joins: bool
+) -> None:
+    idx = _index()  # "c" is arms: alerted when arms is watched
+    heads = frozenset({"arms", "sanctions"}) if "sanctions" in headline else frozenset({"arms"})
+    a = idx.assign(
+        title=headline,
+        text="The White House said containers of munitions were delivered; sanctions follow.",
+        topics=frozenset({"arms", "sanctions"}),
+        published=T0 + timedelta(days=1),
+        watched=WATCHED | {"arms"},
+        headline_topics=heads,
+    )
+    assert (a.key == "c") is joins, a.reason
+    assert joins or a.new_topics == frozenset({"sanctions"})
+
+
 def test_window_closes_old_developments() -> None:
     idx = _index()
     a = idx.assign(

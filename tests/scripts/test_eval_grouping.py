@@ -7,7 +7,7 @@ shipped grouping reaches (measured 2026-12-07; docs/evaluation.md says what was 
 
 | story, window | alerts | recall | precision | per dev | seed-known | B3 F1 | seed cov |
 |---|---:|---:|---:|---:|---:|---:|---:|
-| Wagner 08-15..09-15 | 12 | 0.40 | 0.55 | 1.00 | 3 | 0.71 | 0.865 |
+| Wagner 08-15..09-15 | 11 | 0.40 | 0.60 | 1.00 | 2 | 0.71 | 0.865 |
 | Wagner 09-16..10-31 | 6 | 1.00 | 1.00 | 1.25 | 0 | 0.96 | - |
 | NK-Russia 08-01..08-31 | 5 | 1.00 | 0.80 | 1.00 | 0 | 0.75 | - |
 
@@ -48,9 +48,9 @@ def test_big_story_crash_month(corpus: Corpus) -> None:
     sc = _replay(corpus, "wagner", date(2023, 8, 15), date(2023, 9, 15))
     assert sc.expected_events == 15
     assert sc.recall >= 0.38, sc.missed_events
-    assert sc.precision >= 0.5, sc.wrong_alerts
+    assert sc.precision >= 0.55, sc.wrong_alerts
     assert sc.alerts_per_development <= 1.1, sc.per_event
-    assert sc.seed_known_alerts <= 3
+    assert sc.seed_known_alerts <= 2
     assert sc.bcubed_f1 >= 0.68
     assert sc.seed_coverage is not None and sc.seed_coverage >= 0.85
 

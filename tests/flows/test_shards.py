@@ -15,7 +15,8 @@ alerts on neither.
 * `scripts/bench_scaleout.py` on a small site, slow: a Prefect server on PostgreSQL, a process
   work pool and two `prefect worker --limit 1` processes; the monitor runs (a) unsharded, once,
   on a fresh database, then (b) as shards 1/2 and 2/2 (two deployments, triggered together) on
-  another fresh database: the same articles, one per URL, and the same alerts.
+  another fresh database: the same articles, one per URL, and the same developments and
+  alerts (the site has the two reports above besides a story listed by both feeds).
 
 Also, fast: `newsmon run --shard` refuses a bad shard, and a crashed-run check leaves the open
 run of a shard that is still running alone.
@@ -259,10 +260,12 @@ def test_two_shards_store_the_articles_and_alerts_of_one_run(
     page = site.routes[arrives.path]
     assert isinstance(page, Response)
     site.route(wire.path, Response(200, page.body.replace(b"The Guardian", b"Wire Daily")))
+    first, later = serve_sample(site, *FIRST), serve_sample(site, *LATER)  # order matters
     feeds = {
-        "alpha": serve_feed(site, "/alpha.xml", [arrives, serve_sample(site, *UNRELATED)]),
-        "beta": serve_feed(site, "/beta.xml", [arrives, wire, serve_sample(site, *SEED_COPY)]),
-    }
+        "alpha": serve_feed(site, "/alpha.xml", [arrives, first, serve_sample(site, *UNRELATED)]),
+        "beta": serve_feed(site, "/beta.xml", [arrives, wire, later,
+                                               serve_sample(site, *SEED_COPY)]),
+    }  # fmt: skip
 
     cmp = compare(
         MonitorSpec("shard-test", feeds),
@@ -276,16 +279,22 @@ def test_two_shards_store_the_articles_and_alerts_of_one_run(
     assert cmp.problems() == [], report(cmp)
     whole, sharded = cmp.whole, cmp.sharded
     assert {r.worker for r in sharded.runs} == {"worker-1", "worker-2"}
-    assert [r.new_articles for r in whole.runs] == [4]
-    assert sum(r.new_articles or 0 for r in sharded.runs) == 4  # the shared URL stored once
+    assert [r.new_articles for r in whole.runs] == [6]
+    assert sum(r.new_articles or 0 for r in sharded.runs) == 6  # the shared URL stored once
+    assert sorted(r.staged or 0 for r in sharded.runs) == [3, 4]  # each shard's entries
     urls = {site.url(p) for p in (arrives.path, wire.path)}
-    assert urls <= whole.outcome.articles and len(whole.outcome.articles) == 4
+    assert urls <= whole.outcome.articles and len(whole.outcome.articles) == 6
     assert sharded.outcome.articles == whole.outcome.articles
-    # one alert (outbox), about the development of the arrival and its wire copy
-    assert sum(whole.outcome.alerts.values()) == 1
-    ((channel, kind, *about),) = whole.outcome.alerts
-    assert (channel, kind, set(about)) == ("outbox", "new_development", urls)
+    # two alerts (outbox): the development of the arrival and its wire copy, and the first
+    # report of the meeting (the later one, on the other shard's feed, is not grouped with it)
+    assert whole.outcome.alerts == Counter(
+        {
+            ("outbox", "new_development", *sorted(urls)): 1,
+            ("outbox", "new_development", site.url(first.path)): 1,
+        }
+    )
     assert sharded.outcome.alerts == whole.outcome.alerts
+    assert sharded.outcome.developments == whole.outcome.developments
 
 
 def test_run_refuses_a_bad_shard(capsys: pytest.CaptureFixture[str]) -> None:

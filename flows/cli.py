@@ -132,6 +132,8 @@ def format_summary(cfg: MonitorConfig, s: dict[str, Any]) -> str:
     ]
     if cfg.channels.outbox:
         lines.append(f"  outbox             {cfg.outbox_dir}")
+    if s.get("round_note"):
+        lines.append(f"  shard round        {s['round_note']}")
     for name, msg in s["feeds_failed"].items():
         lines.append(f"  FEED FAILED        {name}: {msg}")
     for msg in s.get("feed_health", []):

@@ -40,7 +40,7 @@ from storage.locks import SerialSections, monitor_lock, shard_lock_name
 T = TypeVar("T")
 DEFAULT_MONITOR = "config/sample.yaml"
 #: Stages retried on a transient database error (they only read and write the database).
-DB_STAGES = frozenset({"prepare", "process"})
+DB_STAGES = frozenset({"prepare", "stage", "process"})
 #: Log records with this attribute set are the pass's stage lines (the CLI shows them on the
 #: console while Prefect's per-task lines go to the UI only).
 STAGE = "newsmon_stage"
@@ -130,6 +130,14 @@ def stage_line(stage: str, result: Any) -> str | None:
         return f"{stage}: {result.items_seen} entries seen, {len(result.items)} new or changed"
     if stage == "extract":
         return f"extract: {len(result)} article(s) extracted"
+    if stage == "stage":
+        return f"stage: {result} candidate(s) staged for the round"
+    if stage == "barrier":
+        if result.taken:
+            return f"barrier: the round was processed by a peer run ({result.waited:.0f} s)"
+        if result.complete:
+            return f"barrier: shards {', '.join(result.arrived)} all staged ({result.waited:.0f} s)"
+        return None  # the flow logs it as a warning
     if stage == "process":
         return (
             f"process: {sum(o.relevant for o in result)} in scope, "
@@ -258,6 +266,10 @@ def locked_pass(
         summary.new_articles,
         summary.alerts_created,
     )
+    if summary.shards_missing:
+        logger.warning("shard round: %s", summary.round_note)
+    elif summary.round_note:
+        logger.info("shard round: %s", summary.round_note)
     for name, message in summary.feeds_failed.items():
         logger.warning("feed %s: %s", name, message)
     for line in summary.feed_health + summary.delivery_messages:

@@ -31,6 +31,7 @@ def markdown_report(
         f"- new developments: **{summary.new_developments}**; alerts created "
         f"{summary.alerts_created}, sent {summary.alerts_sent}, "
         f"retrying {summary.alerts_retrying}, dead {summary.alerts_dead}",
+        *([f"- shard round: {summary.round_note}"] if summary.round_note else []),
         "",
     ]
     new_devs = [o for o in outcomes if o.new_development]

@@ -54,6 +54,18 @@ class FeedConfig(_Strict):
         return self.outlet or self.name
 
 
+class ShardSettings(_Strict):
+    """How the shards of one round of the monitor meet before processing (`pipeline.stage`)."""
+
+    barrier_seconds: float = Field(
+        180,
+        ge=0,
+        le=3600,
+        description="how long a shard's run waits for the other shards of its round to stage "
+        "their candidates before processing what is staged",
+    )
+
+
 class MonitorConfig(_Strict):
     """A monitor: what to watch, how to judge it, where to alert."""
 
@@ -81,6 +93,7 @@ class MonitorConfig(_Strict):
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
+    shards: ShardSettings = Field(default_factory=ShardSettings)
     source_path: Path | None = Field(None, exclude=True, description="set by load_config")
 
     @field_validator("name")

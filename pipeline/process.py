@@ -6,7 +6,7 @@ the cost follows what is new, not what is stored."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +35,8 @@ from storage.models import Article, Development, TopicTag
 
 #: Articles stored per transaction by `process_batch` (each in its own savepoint).
 TRANSACTION_ARTICLES = 200
+#: `process_batch`'s hook: (session, the candidates of the transaction, whether it is the last).
+StoreHook = Callable[[Session, list[Candidate], bool], None]
 
 
 @dataclass
@@ -98,8 +100,13 @@ def process_batch(
     run_id: int | None,
     now: datetime,
     run_url: str | None = None,
+    on_store: StoreHook | None = None,
 ) -> list[ArticleOutcome]:
-    """Dedup, tag, group and store each candidate; write owed alerts in the same transaction."""
+    """Dedup, tag, group and store each candidate; write owed alerts in the same transaction.
+
+    `on_store(session, candidates, last)` runs in each transaction before its commit, with the
+    candidates it stored (`last`: the batch's final transaction): what it writes is committed
+    with them (`pipeline.stage` deletes their staged rows so)."""
     if not candidates:
         return []
     ordered = sorted(candidates, key=lambda c: (c.item.published or now, c.item.feed, c.item.url))
@@ -114,13 +121,16 @@ def process_batch(
         pairs = list(zip(ordered, ctx.features, strict=True))
         for start in range(0, len(pairs), TRANSACTION_ARTICLES):
             records: list[tuple[int, DedupRecord]] = []
-            for cand, feats in pairs[start : start + TRANSACTION_ARTICLES]:
+            chunk = pairs[start : start + TRANSACTION_ARTICLES]
+            for cand, feats in chunk:
                 outcome = _process_saved(s, cfg, ctx, cand, feats, known, run_id, now, run_url)
                 outcomes.append(outcome)
                 if outcome.status == ArticleStatus.NEW and outcome.article_id is not None:
                     records.append((outcome.article_id, record_of(feats, cfg.dedup)))
             # the new articles' index rows, in one executemany per table
             dedup_index.write_records(s, cfg=cfg, records=records)
+            if on_store is not None:
+                on_store(s, [c for c, _ in chunk], start + TRANSACTION_ARTICLES >= len(pairs))
             s.commit()  # articles, their index rows, developments and alerts: all or nothing
     return outcomes
 

@@ -7,7 +7,9 @@ by default, as a Prefect task in the flow (`flows.monitor_flow`).
 A pass of one shard of the monitor (`monitors.shard`) polls only that shard's feeds, and runs
 prepare, then process through deliver, inside `serial()` (the flow passes the monitor's lock):
 what stores feeds, articles, developments and alerts stays one run at a time per monitor, while
-polling and extraction of different shards overlap.
+polling and extraction of different shards overlap. Between extract and process it stages its
+candidates and waits for the other shards of its round (`pipeline.stage`): one run of the round
+processes every shard's candidates as one batch, in the order one unsharded run would.
 """
 
 from __future__ import annotations
@@ -30,7 +32,15 @@ from pipeline.extract import extract_batch
 from pipeline.harvest import Harvest, harvest_feed, save_validators
 from pipeline.health import check_feed_health
 from pipeline.prepare import Prepared, prepare
-from pipeline.process import process_batch
+from pipeline.process import ArticleOutcome, process_batch
+from pipeline.stage import (
+    StagedBatch,
+    leftover_batch,
+    round_note,
+    stage_candidates,
+    take_round,
+    wait_for_round,
+)
 from pipeline.summary import PassSummary, summarize
 from storage import repo_feeds
 from storage.db import session_scope
@@ -131,17 +141,22 @@ def run_pass(
             threads=poll_threads,
         )
     candidates = runner("extract", extract_batch, harvests)
+    staged, wait = 0, None
+    if shard is not None:  # the barrier: the round's shards are processed as one batch
+        staged = runner("stage", stage_candidates, cfg, engine, candidates, shard=shard,
+                        run_id=run_id, now=now)  # fmt: skip
+        wait = runner("barrier", wait_for_round, cfg, engine, shard=shard, run_id=run_id,
+                      timeout=cfg.shards.barrier_seconds)  # fmt: skip
     with serial():
-        outcomes = runner(
-            "process",
-            process_batch,
-            cfg,
-            engine,
-            candidates,
-            run_id=run_id,
-            now=now,
-            run_url=run_url,
-        )
+        if shard is None:
+            batch: StagedBatch | None = leftover_batch(cfg, engine, candidates)
+        else:
+            batch = take_round(cfg, engine, run_id=run_id)
+        outcomes: list[ArticleOutcome] = []
+        if batch is not None:
+            outcomes = runner("process", process_batch, cfg, engine, batch.candidates,
+                              run_id=run_id, now=now, run_url=run_url, **batch.hooks())  # fmt: skip
+            batch.settle(engine)
         save_validators(cfg, engine, harvests)  # only now: the entries they cover are stored
         health = runner(
             "feed health", check_feed_health, cfg, engine, run_id=run_id, now=now, run_url=run_url
@@ -160,6 +175,9 @@ def run_pass(
         run_url=run_url,
     )
     summary.shard = str(shard) if shard else None
+    summary.staged_candidates = staged
+    summary.shards_missing = wait.missing if wait else []
+    summary.round_note = round_note(wait, batch, staged)
     with session_scope(engine) as s:
         repo_feeds.finish_run(s, run_id=run_id or 0, summary=summary.as_dict())
     return summary

@@ -44,6 +44,13 @@ class PassSummary:
     lock_wait_seconds: float = 0.0
     #: "K/N" when the pass polled one shard of the monitor's feeds
     shard: str | None = None
+    #: candidates a shard's pass staged for its round (`pipeline.stage`); the run that
+    #: processed the round counts every shard's articles above, the others none
+    staged_candidates: int = 0
+    #: shards of the round that had not staged when this pass stopped waiting for them
+    shards_missing: list[str] = field(default_factory=list)
+    #: how the pass met its round (or processed candidates left staged), one line
+    round_note: str = ""
     #: how the pass ended (`ok`, `partial`, `failed`) and its one-line headline
     status: str = "ok"
     headline: str = ""

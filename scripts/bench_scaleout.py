@@ -56,7 +56,7 @@ from tests.flows.prefect_server import (
 )
 
 #: Stages timed per run: task-run names of `flows.monitor_flow` ("poll": first start to last end).
-STAGES = ("prepare", "poll", "extract", "process", "feed health", "deliver")
+STAGES = ("prepare", "poll", "extract", "stage", "barrier", "process", "feed health", "deliver")
 
 
 @dataclass
@@ -70,6 +70,8 @@ class RunTiming:
     stages: dict[str, float]
     new_articles: int | None
     lock_wait: float | None
+    #: candidates the run staged for its shard round (None: unsharded)
+    staged: int | None = None
 
 
 @dataclass
@@ -278,6 +280,7 @@ def run_phase(
                 stages=stages[short],
                 new_articles=summary.get("new_articles"),
                 lock_wait=summary.get("lock_wait_seconds"),
+                staged=summary.get("staged_candidates") if summary.get("shard") else None,
             )
         )
     return Phase(label, wall, rows, outcome)
@@ -315,13 +318,14 @@ def compare(
 def report(cmp: ShardComparison) -> str:
     """The table of runs, the speed-up and the comparison of what was stored."""
     head = " ".join(f"{s[:8]:>8}" for s in STAGES)
-    lines = [f"{'phase':<10} {'deployment':<26} {'worker':<9} {'state':<9} {'new':>4} "
-             f"{'run s':>6} {'lock s':>6} {head}"]  # fmt: skip
+    lines = [f"{'phase':<10} {'deployment':<26} {'worker':<9} {'state':<9} {'staged':>6} "
+             f"{'new':>4} {'run s':>6} {'lock s':>6} {head}"]  # fmt: skip
     for phase in (cmp.whole, cmp.sharded):
         for r in phase.runs:
             stages = " ".join(f"{r.stages.get(s, 0.0):8.1f}" for s in STAGES)
             lines.append(
                 f"{phase.label:<10} {r.deployment[-26:]:<26} {r.worker:<9} {r.state:<9} "
+                f"{r.staged if r.staged is not None else '-':>6} "
                 f"{r.new_articles if r.new_articles is not None else '-':>4} {r.seconds:6.1f} "
                 f"{r.lock_wait if r.lock_wait is not None else 0:6.1f} {stages}"
             )

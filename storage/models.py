@@ -359,3 +359,37 @@ class DedupProgress(SQLModel, table=True):
 
     monitor: str = Field(max_length=80, primary_key=True)
     indexed_through: int = 0
+
+
+# --- shard rounds ----------------------------------------------------------------------------
+class StagedCandidate(SQLModel, table=True):
+    """An extracted entry a shard's run staged for the round's one process batch
+    (`pipeline.stage`); deleted in the transaction that stores it."""
+
+    __tablename__ = "staged_candidate"
+
+    id: int | None = Field(default=None, primary_key=True)
+    monitor: str = Field(index=True, max_length=80)
+    #: "K/N" of the run that staged it
+    shard: str = Field(max_length=16)
+    run_id: int | None = None
+    feed: str = Field(max_length=80)
+    #: its place in the staging run's candidate list (harvest order: feed, then entry)
+    position: int
+    staged_at: datetime
+    #: the `pipeline.extract.Candidate`, as JSON text (`pipeline.stage.candidate_json`)
+    payload: str = _text()
+
+
+class StagedShard(SQLModel, table=True):
+    """A shard's arrival in the monitor's open round: its run staged its candidates (maybe
+    none); deleted with the round's candidates when the round is processed."""
+
+    __tablename__ = "staged_shard"
+
+    id: int | None = Field(default=None, primary_key=True)
+    monitor: str = Field(index=True, max_length=80)
+    shard: str = Field(max_length=16)
+    run_id: int | None = None
+    candidates: int = 0
+    staged_at: datetime

@@ -282,7 +282,7 @@ def _recent_sibling(
     published: datetime,
 ) -> str | None:
     """The newest fact split from `key`'s story and still reported within SIBLING_SPAN that the
-    article reports too: in its words, or under a topic the story itself hardly has."""
+    article reports too: in two of its words, or under a topic the story itself hardly has."""
     root = first_story(index, key)
     rare = rare_topics(index, root, topics)
     near = [
@@ -290,7 +290,7 @@ def _recent_sibling(
         for k in index._parent
         if first_story(index, k) == root
         and timedelta(0) <= published - (ref := index._refs[k]).last_seen <= SIBLING_SPAN
-        and (_concepts(feats & fact_of(index, k)) or rare & ref.topics)
+        and (_concepts(feats & fact_of(index, k)) >= CORROBORATE_MIN_SHARED or rare & ref.topics)
     ]
     return max(near)[1] if near else None
 

@@ -74,9 +74,10 @@ CORROBORATE_SPAN = timedelta(hours=36)
 #: a fact split from it has none of its own): what emerges then (who was on board, footage,
 #: first reactions) is the story, not a new development.
 FIRST_CYCLE = timedelta(hours=12)
-#: A new fact of a story reported within SIBLING_SPAN of another new fact split from the same
-#: story, in that fact's words, is that fact emerging in other words (a funeral: "Putin will not
-#: attend", "buried in private", "memorial held"), not a second development.
+#: A new fact of a story reported within SIBLING_SPAN of the last report of another new fact
+#: split from the same story, in two of that fact's words or under a topic the story hardly has
+#: (RARE_TOPIC_SHARE), is that fact emerging in other words (a funeral: "Putin will not attend",
+#: "buried in private", "memorial held"), not a second development.
 SIBLING_SPAN = timedelta(hours=6)
 #: A topic at most this share of a story's reports carry is not what the story is about.
 RARE_TOPIC_SHARE = 0.1

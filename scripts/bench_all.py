@@ -27,6 +27,7 @@ BENCHMARKS = (
     "scripts.bench_pass",
     "scripts.bench_peer",
     "scripts.bench_scaleout",
+    "scripts.bench_stream",
 )
 
 

@@ -305,7 +305,8 @@ def in_story(
     outlet: str | None,
     how: str,
 ) -> Assignment:
-    """An article in running story `key`: a follow-up, or a corroborated new fact."""
+    """An article in running story `key`: a follow-up, or a corroborated new fact (joining a
+    sibling fact moves the other outlets' reports there too: `Assignment.corroborated_by`)."""
     title = index._refs[key].title[:80]
     hits, words = corroborating(index, key, feats, published, outlet)
     known = [m.key for m in hits if m.key != key and m.key in index._parent]

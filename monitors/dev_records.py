@@ -123,8 +123,8 @@ class Assignment:
     #: With `key` None: the development the article resembles but adds a new watched topic to,
     #: or the running story a corroborated new fact splits from.
     related: str | None = None
-    #: With `key` None in a running story: earlier reports (their `ref`s) of the same new fact,
-    #: from other outlets; they move to the new development with the article.
+    #: Earlier reports (their `ref`s) of the same new fact from other outlets, which move with
+    #: the article: to the new development (`key` None), or to the sibling fact it joins.
     corroborated_by: tuple[str, ...] = ()
 
 

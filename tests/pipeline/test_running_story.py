@@ -100,3 +100,46 @@ def test_follow_ups_join_and_a_corroborated_new_fact_alerts_once(
         assert len(alerts) == 2 * channels and len(new_dev) == channels
         links = [src["url"] for src in (new_dev[0].payload or {})["sources"]]
         assert links == [first.item.link, second.item.link]
+
+
+def test_a_second_fact_hours_after_a_sibling_under_its_topic_joins_it_with_no_new_alert(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    cfg = config(tmp_path, sqlite_url)
+    engine = get_engine(sqlite_url)
+    prepare(cfg, engine, now=T0, force=True)
+    crash = [
+        report(feed, i, *CRASH[i % 2], T0 + timedelta(minutes=10 * i))
+        for i, feed in enumerate(OUTLETS * 2)
+    ]
+    run(cfg, sqlite_url, crash, T0 + timedelta(hours=4))
+    later = T0 + timedelta(hours=40)
+    attend = [
+        report("skynews-world", 200, "Putin will not attend the funeral of Prigozhin",
+               "Putin will not attend the funeral of the Wagner chief killed in the jet crash.",
+               later),
+        report("abcnews", 201, "Kremlin: Putin has no plans to attend Prigozhin funeral",
+               "Peskov said Putin would not attend the funeral of Prigozhin, killed in the "
+               "private jet crash.", later + timedelta(minutes=30)),
+    ]  # fmt: skip
+    o_attend = run(cfg, sqlite_url, attend, later + timedelta(hours=1))
+    fact = o_attend[1].development_id
+    assert o_attend[1].new_development and o_attend[1].alerts >= 1, o_attend[1].note
+    burial = later + timedelta(hours=3)
+    first = report("wsj-world", 300, "Prigozhin buried privately in St Petersburg cemetery",
+                   "A private ceremony was held at the cemetery after the jet crash.",
+                   burial)  # fmt: skip
+    second = report("bbc-news", 301,
+                    "Wagner chief buried in private ceremony at St Petersburg cemetery",
+                    "The private ceremony for the jet crash victim was closed to the press.",
+                    burial + timedelta(minutes=30))  # fmt: skip
+    (o_first,) = run(cfg, sqlite_url, [first], burial + timedelta(minutes=5))
+    assert o_first.development_id != fact and not o_first.new_development, o_first.note
+    (o_second,) = run(cfg, sqlite_url, [second], burial + timedelta(minutes=35))
+    assert o_second.development_id == fact and not o_second.new_development, o_second.note
+    assert o_second.alerts == 0 and "split from it within 6 hours" in o_second.note
+    with Session(engine) as s:
+        moved = s.get(Article, o_first.article_id)
+        assert moved is not None and moved.development_id == fact  # the first burial report too
+        dev = s.get(Development, fact)
+        assert dev is not None and dev.article_count == 4 and len(dev.outlets or []) == 4

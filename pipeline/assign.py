@@ -159,7 +159,7 @@ def _assign_development(
     if assignment.key is not None:
         dev = s.get(Development, int(assignment.key))
         if dev is not None:
-            _move_reports(s, assignment.corroborated_by, dev)
+            _move_reports(s, _articles(s, assignment.corroborated_by), dev)
             _touch(dev, article, topics, now)
             _index_report(devs, assignment.key, article, topics, heads, published)
             return dev, False, assignment.reason
@@ -207,7 +207,7 @@ def _split_off(
 ) -> tuple[Development | None, bool, str]:
     """A new fact of a running story that another outlet reported first: a new development
     holding those earlier reports (moved from the story) and this article."""
-    earlier = [a for r in assignment.corroborated_by if (a := s.get(Article, int(r))) is not None]
+    earlier = _articles(s, assignment.corroborated_by)
     earlier.sort(key=lambda a: (as_utc(a.published_at) or now, a.id or 0))
     first = earlier[0] if earlier else article
     story = s.get(Development, int(assignment.related or 0))
@@ -218,18 +218,13 @@ def _split_off(
         first_seen_at=as_utc(first.first_seen_at) or now,
         last_seen_at=now,
         topics=sorted(topics),
-        article_count=len(earlier) + 1,
-        outlets=sorted({a.outlet for a in [*earlier, article] if a.outlet}),
+        article_count=1,
+        outlets=[article.outlet] if article.outlet else [],
         parent_id=story.id if story is not None else None,
     )
     s.add(dev)
     s.flush()
-    for a in earlier:
-        a.development_id = dev.id
-        s.add(a)
-    if story is not None:
-        story.article_count = max(0, story.article_count - len(earlier))
-        s.add(story)
+    _move_reports(s, earlier, dev)
     devs.split_off(
         str(dev.id),
         parent=str(assignment.related),
@@ -242,11 +237,16 @@ def _split_off(
     return dev, True, assignment.reason
 
 
-def _move_reports(s: Session, refs: tuple[str, ...], dev: Development) -> None:
-    """Move the stored articles `refs` (earlier reports of what `dev` reports) to `dev`."""
-    for ref in refs:
-        a = s.get(Article, int(ref))
-        if a is None or a.development_id == dev.id:
+def _articles(s: Session, refs: tuple[str, ...]) -> list[Article]:
+    """The stored articles of `refs` (article ids), those that exist."""
+    return [a for r in refs if (a := s.get(Article, int(r))) is not None]
+
+
+def _move_reports(s: Session, articles: list[Article], dev: Development) -> None:
+    """Move stored `articles` (earlier reports of what `dev` reports) to `dev`, keeping both
+    developments' article counts and `dev`'s outlets true."""
+    for a in articles:
+        if a.development_id == dev.id:
             continue
         old = s.get(Development, a.development_id) if a.development_id is not None else None
         if old is not None:
@@ -254,8 +254,7 @@ def _move_reports(s: Session, refs: tuple[str, ...], dev: Development) -> None:
             s.add(old)
         a.development_id = dev.id
         dev.article_count += 1
-        if a.outlet and a.outlet not in (dev.outlets or []):
-            dev.outlets = [*(dev.outlets or []), a.outlet]
+        dev.outlets = sorted({*(dev.outlets or []), *([a.outlet] if a.outlet else [])})
         s.add(a)
 
 

@@ -127,10 +127,6 @@ def replay_story(
             if a.key is not None:
                 dev_key = a.key
                 touch(dev_key)
-                for i in a.corroborated_by:  # earlier reports of the same fact move with it
-                    article_dev[i] = dev_key
-                    old = stored[i]
-                    stored[i] = StoredArticle(i, hash(dev_key), None, old.duplicate_of_seed)
             else:
                 dev_key, new = f"dev:{e.id}", True
                 first = e
@@ -146,10 +142,6 @@ def replay_story(
                         published=first.date,
                     )
                     touch(dev_key)
-                    for i in a.corroborated_by:
-                        article_dev[i] = dev_key
-                        old = stored[i]
-                        stored[i] = StoredArticle(i, hash(dev_key), None, old.duplicate_of_seed)
                 else:
                     devs.add(
                         key=dev_key,
@@ -162,6 +154,10 @@ def replay_story(
                         outlet=e.outlet,
                     )
                 dev_of[dev_key] = _Dev(dev_key, "new", None)
+            for i in a.corroborated_by:  # earlier reports of the same fact move with it
+                article_dev[i] = dev_key
+                old = stored[i]
+                stored[i] = StoredArticle(i, hash(dev_key), None, old.duplicate_of_seed)
         dedup.add(key=e.id, kind="article", features=feats)
         article_dev[e.id] = dev_key
         d = dev_of.get(dev_key) if dev_key else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import ahocorasick
@@ -305,9 +306,17 @@ class Tagger:
 
 def headline_topics(tagging: Tagging, title: str) -> frozenset[str]:
     """Topics of `tagging` whose evidence includes the headline `title`."""
+    return headline_topics_of([(h.topic, h.evidence) for h in tagging.topics], title)
+
+
+def headline_topics_of(
+    evidence: Iterable[tuple[str, Sequence[str] | None]], title: str
+) -> frozenset[str]:
+    """The topics of (topic, evidence) pairs (a stored article's tags) whose evidence includes
+    the headline `title`."""
     head = title.strip()[:100]
     if not head:
         return frozenset()
     return frozenset(
-        h.topic for h in tagging.topics if any(e.lstrip("…").startswith(head) for e in h.evidence)
+        topic for topic, ev in evidence if any(e.lstrip("…").startswith(head) for e in ev or ())
     )

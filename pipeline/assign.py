@@ -16,7 +16,7 @@ from monitors.dev_features import scope_of
 from monitors.dev_records import Assignment
 from monitors.developments import DevelopmentIndex
 from monitors.records import DedupMatch, Tagging
-from monitors.tagging import Tagger, headline_topics
+from monitors.tagging import Tagger, headline_topics, headline_topics_of
 from pipeline.prepare import make_tagger
 from pipeline.seed_cache import seed_tagging
 from storage import repository as repo
@@ -88,7 +88,10 @@ def build_development_index(
     # with its earliest report
     for published, _, dev, a in sorted(reports, key=lambda r: (r[0], r[1])):
         key = str(dev.id)
-        own = frozenset(t.topic for t in tags.get(a.id or 0, ())) or frozenset(dev.topics or [])
+        mine = tags.get(a.id or 0, [])
+        own = frozenset(t.topic for t in mine) or frozenset(dev.topics or [])
+        # its headline's topics from the evidence stored with its tags, as when it was stored
+        heads = headline_topics_of([(t.topic, t.evidence) for t in mine], a.title)
         if key in index:
             index.touch(
                 key,
@@ -96,6 +99,7 @@ def build_development_index(
                 text=a.text,
                 topics=own,
                 published=published,
+                headline_topics=heads,
                 ref=str(a.id),
                 outlet=a.outlet,
             )
@@ -107,7 +111,7 @@ def build_development_index(
             topics=frozenset(dev.topics or []),
             published=published,
             status="known" if dev.status == "known" else "new",
-            headline_topics=headline_topics(tagger.tag(title=a.title, text=a.text), a.title),
+            headline_topics=heads,
             ref=str(a.id),
             outlet=a.outlet,
             parent=str(dev.parent_id) if dev.parent_id else None,

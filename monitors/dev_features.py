@@ -144,6 +144,24 @@ def lead(text: str, *, about: re.Pattern[str] | None = None) -> str:
     return " ".join(out)
 
 
+#: A byline or dateline that page extraction keeps at the top of a text ("By Jane Doe" on a
+#: line of its own, "By Al Jazeera Staff Fri 11 Aug 2023 01.17 UTC"): who wrote it and when,
+#: not what happened (and the outlet's name in it would pair each outlet's reports).
+_BYLINE = re.compile(
+    r"\s*By\s+(?:[^\n.]{1,60}?(?=\n)|[^\n]{1,80}?\b\d{1,2}[.:]\d{2}\b"
+    r"(?:\s*(?:UTC|GMT|[AP]M|ET|EST|EDT|BST|CET|CEST)\b)?)\s*"
+)
+
+
+def body_of(title: str, text: str) -> str:
+    """`text` without the headline and byline that page extraction often keeps at its top."""
+    head = title.strip()
+    if head and text.startswith(head):
+        text = text[len(head) :]
+    m = _BYLINE.match(text)
+    return text[m.end() :] if m else text
+
+
 #: Texts whose grouping features are kept (`features`, `vocabulary`): an article's features are
 #: asked for when it is assigned and again when it joins a development, and a seed's every pass.
 FEATURE_CACHE = 1024
@@ -173,7 +191,7 @@ def _features(
 ) -> frozenset[str]:
     scope_words, subject = scope.words, scope.pattern
     about = None if subject is None or subject.search(title) else subject
-    body = lead(text, about=about)
+    body = lead(body_of(title, text), about=about)
     feats = {
         _term(t)
         for t in normalize(f"{title} {body}").split()

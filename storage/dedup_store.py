@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, delete
+from sqlalchemy import Connection, Table, delete
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -73,6 +73,17 @@ def delete_dedup_entries(session: Session, *, article_ids: Sequence[int]) -> Non
         session.execute(delete(DedupDoc).where(col(DedupDoc.article_id).in_(part)))
 
 
+def _driver_rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """The rows of `sql` run on the connection's DBAPI cursor (in its transaction), as the
+    driver returns them: no result-row objects."""
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(sql, params)
+        return list(cur.fetchall())
+    finally:
+        cur.close()
+
+
 def band_hits(
     session: Session, *, monitor: str, probes: Sequence[tuple[int, int]], cap: int
 ) -> list[tuple[int, int, int]]:
@@ -81,8 +92,8 @@ def band_hits(
 
     One `band = ? AND key IN (...)` statement per band (and chunk): a seek per probed key in
     the primary key on SQLite and PostgreSQL alike (a row-value IN is planned as a scan).
-    On SQLite the statement goes to the driver as it is (SQLAlchemy's processing of thousands
-    of IN parameters and result rows cost more CPU than SQLite's seeks).
+    On SQLite the statement goes to the driver's cursor as it is (SQLAlchemy's processing of
+    thousands of IN parameters and result rows cost more CPU than SQLite's seeks).
     """
     by_band: dict[int, list[int]] = {}
     for band, key in sorted(set(probes)):
@@ -96,7 +107,8 @@ def band_hits(
             rows: Iterable[Any]
             if sqlite:
                 marks = ", ".join("?" * len(part))
-                rows = conn.exec_driver_sql(
+                rows = _driver_rows(
+                    conn,
                     'SELECT "key", article_id FROM dedup_band WHERE monitor = ? AND band = ? '
                     f'AND "key" IN ({marks}) ORDER BY "key", article_id DESC',
                     (monitor, band, *part),
@@ -160,7 +172,8 @@ def dedup_docs(session: Session, *, article_ids: Sequence[int]) -> list[tuple[St
         part = ids[i : i + CHUNK]
         rows: Iterable[Any]
         if conn.dialect.name == "sqlite":  # straight to the driver, as in `band_hits`
-            rows = conn.exec_driver_sql(
+            rows = _driver_rows(
+                conn,
                 "SELECT d.article_id, d.monitor, d.n_words, d.title_norm, d.short_norm, "
                 "d.exact, d.shingles, a.title FROM dedup_doc AS d JOIN article AS a "
                 f"ON a.id = d.article_id WHERE d.article_id IN ({', '.join('?' * len(part))}) "

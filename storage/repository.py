@@ -124,10 +124,18 @@ def add_article_source(
         )
     ).first():
         return False
-    session.add(
-        ArticleSource(
-            article_id=article_id, feed_id=feed_id, link=link, guid=guid, first_seen_at=utcnow()
-        )
+    # a Core INSERT, executed now (the article is stored already): no ORM object to build
+    # and flush for each article of a pass
+    table = ArticleSource.__table__  # type: ignore[attr-defined]
+    session.connection().execute(
+        table.insert(),
+        {
+            "article_id": article_id,
+            "feed_id": feed_id,
+            "link": link,
+            "guid": guid,
+            "first_seen_at": utcnow(),
+        },
     )
     return True
 

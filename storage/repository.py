@@ -187,6 +187,22 @@ def iter_article_texts(
         last = int(rows[-1][0] or 0)
 
 
+def add_topic_tags(
+    session: Session, *, article_id: int, tags: Sequence[tuple[str, list[str], list[str]]]
+) -> None:
+    """Store an article's topic tags, (topic, terms, evidence) each, in one Core INSERT."""
+    if not tags:
+        return
+    table = TopicTag.__table__  # type: ignore[attr-defined]
+    session.connection().execute(
+        table.insert(),
+        [
+            {"article_id": article_id, "topic": topic, "terms": terms, "evidence": evidence}
+            for topic, terms, evidence in tags
+        ],
+    )
+
+
 def tags_for(session: Session, *, article_ids: Sequence[int]) -> dict[int, list[TopicTag]]:
     """Topic tags of the given articles."""
     out: dict[int, list[TopicTag]] = {}

@@ -42,21 +42,23 @@ def candidates(
             continue
         w2 = index._idf(f) ** 2
         if ordered:
-            # postings are in time order: jump past the members newer than the window
-            end = bisect.bisect_right(postings, hi, key=member_ts.__getitem__)
-            scan = postings[max(0, end - MAX_POSTINGS_SCAN) : end]
-        else:
-            scan = postings[-MAX_POSTINGS_SCAN:]
-        for mid in reversed(scan):
+            # postings are in time order: the members of the window are one slice of the
+            # newest MAX_POSTINGS_SCAN up to `hi`, found by two bisections; newest first, as
+            # they enter `acc` (0.0 + w2 is w2: the sums are those of the scan below)
+            ts_of = member_ts.__getitem__
+            end = bisect.bisect_right(postings, hi, key=ts_of)
+            start = max(0, end - MAX_POSTINGS_SCAN)
+            start = bisect.bisect_left(postings, lo, lo=start, hi=end, key=ts_of)
+            get = acc.get
+            for mid in reversed(postings[start:end]):
+                acc[mid] = get(mid, 0.0) + w2
+            continue
+        for mid in reversed(postings[-MAX_POSTINGS_SCAN:]):
             if mid in acc:
                 acc[mid] += w2
                 continue
             ts = member_ts[mid]
-            if ts < lo:
-                if ordered:
-                    break  # every older posting is out of the window too
-                continue
-            if ts <= hi:
+            if lo <= ts <= hi:
                 acc[mid] = w2
     if not acc:
         return acc

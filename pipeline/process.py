@@ -31,7 +31,7 @@ from pipeline.outbox import channel_policy, digest_due, queue_alert, routed_chan
 from pipeline.prepare import make_tagger
 from storage import dedup_store, repo_feeds
 from storage import repository as repo
-from storage.models import Article, Development, TopicTag
+from storage.models import Article, Development
 
 #: Articles stored per transaction by `process_batch` (each in its own savepoint).
 TRANSACTION_ARTICLES = 200
@@ -244,15 +244,11 @@ def process_article(
         repo.add_article_source(  # a new article has no source yet: nothing to look up
             s, article_id=article.id, feed_id=feed_id, link=item.link, guid=item.guid, known=set()
         )
-    for hit in tagging.topics:
-        s.add(
-            TopicTag(
-                article_id=article.id or 0,
-                topic=hit.topic,
-                terms=list(hit.terms),
-                evidence=list(hit.evidence),
-            )
-        )
+    repo.add_topic_tags(
+        s,
+        article_id=article.id or 0,
+        tags=[(h.topic, list(h.terms), list(h.evidence)) for h in tagging.topics],
+    )
     dev, is_new, note = _assign_development(
         s,
         cfg,

@@ -8,10 +8,10 @@ Keys are signed 64-bit integers (the LSH's unsigned keys viewed as int64).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, delete
+from sqlalchemy import Connection, Table, delete
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -73,6 +73,17 @@ def delete_dedup_entries(session: Session, *, article_ids: Sequence[int]) -> Non
         session.execute(delete(DedupDoc).where(col(DedupDoc.article_id).in_(part)))
 
 
+def _driver_rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """The rows of `sql` run on the connection's DBAPI cursor (in its transaction), as the
+    driver returns them: no result-row objects."""
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(sql, params)
+        return list(cur.fetchall())
+    finally:
+        cur.close()
+
+
 def band_hits(
     session: Session, *, monitor: str, probes: Sequence[tuple[int, int]], cap: int
 ) -> list[tuple[int, int, int]]:
@@ -81,25 +92,40 @@ def band_hits(
 
     One `band = ? AND key IN (...)` statement per band (and chunk): a seek per probed key in
     the primary key on SQLite and PostgreSQL alike (a row-value IN is planned as a scan).
+    On SQLite the statement goes to the driver's cursor as it is (SQLAlchemy's processing of
+    thousands of IN parameters and result rows cost more CPU than SQLite's seeks).
     """
     by_band: dict[int, list[int]] = {}
     for band, key in sorted(set(probes)):
         by_band.setdefault(band, []).append(key)
+    conn = session.connection()
+    sqlite = conn.dialect.name == "sqlite"
     out: list[tuple[int, int, int]] = []
     for band, keys in by_band.items():
         for i in range(0, len(keys), CHUNK):
-            q = (
-                select(DedupBand.key, DedupBand.article_id)
-                .where(
-                    DedupBand.monitor == monitor,
-                    DedupBand.band == band,
-                    col(DedupBand.key).in_(keys[i : i + CHUNK]),
+            part = keys[i : i + CHUNK]
+            rows: Iterable[Any]
+            if sqlite:
+                marks = ", ".join("?" * len(part))
+                rows = _driver_rows(
+                    conn,
+                    'SELECT "key", article_id FROM dedup_band WHERE monitor = ? AND band = ? '
+                    f'AND "key" IN ({marks}) ORDER BY "key", article_id DESC',
+                    (monitor, band, *part),
                 )
-                .order_by(col(DedupBand.key), col(DedupBand.article_id).desc())
-            )
+            else:
+                rows = session.exec(
+                    select(DedupBand.key, DedupBand.article_id)
+                    .where(
+                        DedupBand.monitor == monitor,
+                        DedupBand.band == band,
+                        col(DedupBand.key).in_(part),
+                    )
+                    .order_by(col(DedupBand.key), col(DedupBand.article_id).desc())
+                )
             last: int | None = None
             taken = 0
-            for key, aid in session.exec(q):
+            for key, aid in rows:
                 if key != last:
                     last, taken = key, 0
                 if taken < cap:
@@ -141,14 +167,27 @@ def dedup_docs(session: Session, *, article_ids: Sequence[int]) -> list[tuple[St
     out: list[tuple[StoredDoc, str]] = []
     t = DedupDoc.__table__.c  # type: ignore[attr-defined]
     cols = [t.article_id, t.monitor, t.n_words, t.title_norm, t.short_norm, t.exact, t.shingles]
+    conn = session.connection()
     for i in range(0, len(ids), CHUNK):
-        q = (
-            sa_select(*cols, col(Article.title))
-            .join(Article, col(Article.id) == t.article_id)
-            .where(t.article_id.in_(ids[i : i + CHUNK]))
-            .order_by(t.article_id)
-        )
-        out += [(StoredDoc(*row[:7]), row[7]) for row in session.execute(q)]
+        part = ids[i : i + CHUNK]
+        rows: Iterable[Any]
+        if conn.dialect.name == "sqlite":  # straight to the driver, as in `band_hits`
+            rows = _driver_rows(
+                conn,
+                "SELECT d.article_id, d.monitor, d.n_words, d.title_norm, d.short_norm, "
+                "d.exact, d.shingles, a.title FROM dedup_doc AS d JOIN article AS a "
+                f"ON a.id = d.article_id WHERE d.article_id IN ({', '.join('?' * len(part))}) "
+                "ORDER BY d.article_id",
+                tuple(part),
+            )
+        else:
+            rows = session.execute(
+                sa_select(*cols, col(Article.title))
+                .join(Article, col(Article.id) == t.article_id)
+                .where(t.article_id.in_(part))
+                .order_by(t.article_id)
+            )
+        out += [(StoredDoc(*row[:7]), row[7]) for row in rows]
     return out
 
 

@@ -337,7 +337,8 @@ class DedupBand(SQLModel, table=True):
     """One LSH band key of a stored article: candidates are the articles sharing (band, key)."""
 
     __tablename__ = "dedup_band"
-    __table_args__ = (Index("ix_dedup_band_article", "article_id"),)
+    # on SQLite the primary key is the table (migration 0008): one b-tree insert a row
+    __table_args__ = (Index("ix_dedup_band_article", "article_id"), {"sqlite_with_rowid": False})
 
     monitor: str = Field(max_length=80, primary_key=True)
     band: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))

@@ -124,10 +124,18 @@ def add_article_source(
         )
     ).first():
         return False
-    session.add(
-        ArticleSource(
-            article_id=article_id, feed_id=feed_id, link=link, guid=guid, first_seen_at=utcnow()
-        )
+    # a Core INSERT, executed now (the article is stored already): no ORM object to build
+    # and flush for each article of a pass
+    table = ArticleSource.__table__  # type: ignore[attr-defined]
+    session.connection().execute(
+        table.insert(),
+        {
+            "article_id": article_id,
+            "feed_id": feed_id,
+            "link": link,
+            "guid": guid,
+            "first_seen_at": utcnow(),
+        },
     )
     return True
 
@@ -177,6 +185,22 @@ def iter_article_texts(
         for aid, title, text in rows:
             yield int(aid or 0), title, text
         last = int(rows[-1][0] or 0)
+
+
+def add_topic_tags(
+    session: Session, *, article_id: int, tags: Sequence[tuple[str, list[str], list[str]]]
+) -> None:
+    """Store an article's topic tags, (topic, terms, evidence) each, in one Core INSERT."""
+    if not tags:
+        return
+    table = TopicTag.__table__  # type: ignore[attr-defined]
+    session.connection().execute(
+        table.insert(),
+        [
+            {"article_id": article_id, "topic": topic, "terms": terms, "evidence": evidence}
+            for topic, terms, evidence in tags
+        ],
+    )
 
 
 def tags_for(session: Session, *, article_ids: Sequence[int]) -> dict[int, list[TopicTag]]:

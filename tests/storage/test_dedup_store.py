@@ -115,3 +115,47 @@ def test_index_tail_lists_articles_after_the_recorded_progress(engine: Engine) -
     with Session(engine) as s:
         assert ds.indexed_through(s, monitor="m") == ids[2]
         assert ds.indexed_through(s, monitor="other") == 0
+
+
+def test_migration_0008_keeps_band_rows_and_drops_the_rowid_on_sqlite(db_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from storage.db import alembic_config, make_engine, migrate
+
+    engine = make_engine(db_url)
+    migrate(engine, "0007")
+    with session_scope(engine) as s:
+        a, b = _articles(s, "m", 2)
+        ds.add_dedup_entries(s, monitor="m", docs=[], bands=[(0, BIG, a), (0, BIG, b), (3, 9, a)])
+
+    def kind() -> str:
+        with engine.connect() as conn:
+            if conn.dialect.name != "sqlite":
+                return "postgresql"
+            sql = conn.execute(
+                text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'dedup_band'")
+            ).scalar_one()
+            return "without rowid" if "WITHOUT ROWID" in sql.upper() else "rowid"
+
+    def hits() -> list[tuple[int, int, int]]:
+        with Session(engine) as s:
+            return ds.band_hits(s, monitor="m", probes=[(0, BIG), (3, 9)], cap=5)
+
+    assert kind() in {"rowid", "postgresql"}
+    before = hits()
+    assert before == [(0, BIG, b), (0, BIG, a), (3, 9, a)]
+    migrate(engine, "0008")
+    assert kind() in {"without rowid", "postgresql"}
+    assert hits() == before
+    assert "ix_dedup_band_article" in {i["name"] for i in inspect(engine).get_indexes("dedup_band")}
+    with session_scope(engine) as s:  # the article index still serves deletion
+        ds.delete_dedup_entries(s, article_ids=[a])
+    assert hits() == [(0, BIG, b)]
+    with engine.begin() as conn:
+        cfg = alembic_config(db_url)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007")
+    assert kind() in {"rowid", "postgresql"}
+    assert hits() == [(0, BIG, b)]
+    engine.dispose()

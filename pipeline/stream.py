@@ -186,7 +186,7 @@ class _Chunks:
         self.texts = {}
         batch, outcomes = self.process(chunk, final)
         self.outcomes += outcomes
-        self.chunks += bool(batch.candidates) or final
+        self.chunks += bool(outcomes or batch.candidates)
         return batch
 
     def _resolve_late(self) -> list[Candidate]:
@@ -266,7 +266,7 @@ def stream_pass(
         with serial():
             batch = leftover_batch(cfg, engine, chunk) if final else StagedBatch(chunk)
             outcomes: list[ArticleOutcome] = []
-            if batch.candidates or final:
+            if batch.candidates or (final and not chunks.chunks):  # a pass: one stage at least
                 outcomes = runner("process", process_batch, cfg, engine, batch.candidates,
                                   run_id=run_id, now=now, run_url=run_url,
                                   **batch.hooks())  # fmt: skip

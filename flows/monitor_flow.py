@@ -128,8 +128,9 @@ def stage_line(stage: str, result: Any) -> str | None:
         if result.status == "not_modified":
             return f"{stage}: not modified (304)"
         return f"{stage}: {result.items_seen} entries seen, {len(result.items)} new or changed"
-    if stage == "extract":
-        return f"extract: {len(result)} article(s) extracted"
+    if stage == "extract":  # a list of candidates (a shard), or the streaming pass's report
+        n = len(result) if isinstance(result, list) else result.extracted
+        return f"extract: {n} article(s) extracted"
     if stage == "stage":
         return f"stage: {result} candidate(s) staged for the round"
     if stage == "barrier":

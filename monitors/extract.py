@@ -3,7 +3,8 @@
 trafilatura (lxml underneath) can take seconds or hang on a pathological page, and a hang in C
 code cannot be interrupted from Python. `extract_articles` therefore runs extraction in worker
 processes, each a fresh interpreter (the 'spawn' model, never fork: the caller has threads), and
-kills a worker that exceeds the per-page timeout, then replaces it. One pool serves a whole call;
+kills a worker that exceeds the per-page timeout, then replaces it. One pool serves a whole call
+(`extract_articles` a list, `serve_jobs` a stream of jobs as they come, for the streaming pass);
 no process is started when no job has HTML. A page that could not be fetched, timed out, failed,
 or yielded too little text falls back to the feed's title and summary, with a note saying why.
 """
@@ -24,7 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, TypeVar, cast
 
 from monitors.records import ExtractedText
 
@@ -36,6 +37,14 @@ STARTUP_TIMEOUT = 60.0
 MAX_START_FAILURES = 2
 #: Seconds a worker is given to exit after being asked to, before it is killed.
 SHUTDOWN_GRACE = 2.0
+#: Seconds `serve_jobs` waits for input when no worker is busy, and looks for input at least
+#: this often while a worker is free.
+INPUT_WAIT = 0.5
+INPUT_POLL = 0.02
+#: What `serve_jobs`' `take` returns when no job came within its wait / when no job will come.
+NOTHING = object()
+END = object()
+K = TypeVar("K")
 
 Extractor = Callable[[bytes, str], ExtractedText | None]
 
@@ -175,13 +184,12 @@ class _Worker:
         self.stdin: IO[bytes] = self.proc.stdin
         self.stdout: IO[bytes] = self.proc.stdout
         self.ready = False
-        self.job: int | None = None
+        self.job: tuple[Any, ExtractJob] | None = None  # (the caller's key, the job)
         self.since = time.monotonic()
 
-    def assign(self, index: int, job: ExtractJob) -> None:
-        self.job = index
+    def assign(self, job: ExtractJob) -> None:
         self.since = time.monotonic()
-        _send(self.stdin, (index, job.html, job.url))
+        _send(self.stdin, (0, job.html, job.url))
 
     def exitcode(self) -> int | None:
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -245,64 +253,101 @@ def extract_articles(
     pickled into the workers); tests use it to inject a genuinely slow extraction.
     """
     results: list[ExtractedText | None] = [None] * len(jobs)
-    todo: deque[int] = deque()
-    for i, job in enumerate(jobs):
-        if job.html is None:
-            results[i] = _fallback(job, f"page fetch failed: {job.fetch_error or 'not fetched'}")
-        else:
-            todo.append(i)
-    if todo:
-        _run_pool(jobs, todo, results, timeout_seconds, min_chars, workers, extractor)
+    pending = iter(enumerate(jobs))
+
+    def take(wait: float) -> tuple[int, ExtractJob] | object:
+        return next(pending, END)
+
+    def put(key: int, text: ExtractedText) -> None:
+        results[key] = text
+
+    serve_jobs(take, put, timeout_seconds=timeout_seconds, min_chars=min_chars,
+               workers=workers, extractor=extractor)  # fmt: skip
     return [
         r if r is not None else _fallback(jobs[i], "not extracted") for i, r in enumerate(results)
     ]
 
 
-def _run_pool(
-    jobs: list[ExtractJob],
-    todo: deque[int],
-    results: list[ExtractedText | None],
-    timeout: float,
-    min_chars: int,
-    workers: int,
-    extractor: Extractor,
+def serve_jobs(
+    take: Callable[[float], tuple[K, ExtractJob] | object],
+    put: Callable[[K, ExtractedText], None],
+    *,
+    timeout_seconds: float = 20.0,
+    min_chars: int = 200,
+    workers: int = 2,
+    extractor: Extractor = extract_one,
 ) -> None:
-    name = _extractor_name(extractor)
-    pool = [_Worker(name) for _ in range(max(1, min(workers, len(todo))))]
-    start_failures = 0
+    """Extract jobs as `take(wait)` hands them out, `put(key, text)` each result as it ends.
 
-    def retire(w: _Worker) -> None:
-        w.kill()
-        pool.remove(w)
-        if todo:
-            pool.append(_Worker(name))
+    `take` returns a `(key, job)`, NOTHING (none within `wait` seconds) or END (no more). At
+    most `workers` jobs are taken ahead of the workers, so a caller's bounded queue bounds the
+    pages held. Workers start on the first job with HTML; the rules of `extract_articles`."""
+    name = _extractor_name(extractor)
+    pool: list[_Worker] = []
+    todo: deque[tuple[K, ExtractJob]] = deque()
+    ended, broken, start_failures = False, "", 0
 
     def give_up(note: str) -> None:
+        nonlocal broken
+        broken = note
         while todo:
-            i = todo.popleft()
-            results[i] = _fallback(jobs[i], note)
+            key, job = todo.popleft()
+            put(key, _fallback(job, note))
+
+    def fail(w: _Worker, note: str) -> None:
+        if w.job is not None:
+            put(w.job[0], _fallback(w.job[1], note))
+            w.job = None
+        w.kill()
+        pool.remove(w)
 
     try:
-        while todo or any(w.job is not None for w in pool):
-            for w in list(pool):
-                if w.ready and w.job is None and todo:
-                    i = todo.popleft()
-                    try:
-                        w.assign(i, jobs[i])
-                    except (OSError, ValueError):  # the worker died while idle
-                        note = f"extraction worker crashed (exit code {w.exitcode()})"
-                        results[i] = _fallback(jobs[i], note)
-                        w.job = None
-                        retire(w)
+        while True:
+            while not ended and len(todo) < max(1, workers):
+                busy = any(not w.ready or w.job is not None for w in pool)
+                got = take(0.0 if busy or todo else INPUT_WAIT)
+                if got is END:
+                    ended = True
+                elif got is NOTHING:
+                    break
+                else:
+                    key, job = cast(tuple[K, ExtractJob], got)
+                    if job.html is None:
+                        put(
+                            key,
+                            _fallback(
+                                job, f"page fetch failed: {job.fetch_error or 'not fetched'}"
+                            ),
+                        )
+                    elif broken:
+                        put(key, _fallback(job, broken))
+                    else:
+                        todo.append((key, job))
+            idle = [w for w in pool if w.ready and w.job is None]
+            starting = sum(not w.ready for w in pool)
+            while len(todo) > len(idle) + starting and len(pool) < max(1, workers):
+                pool.append(_Worker(name))
+                starting += 1
+            for w in idle:
+                if not todo:
+                    break
+                w.job = todo.popleft()
+                try:
+                    w.assign(w.job[1])
+                except (OSError, ValueError):  # the worker died while idle
+                    fail(w, f"extraction worker crashed (exit code {w.exitcode()})")
             waiting = [w for w in pool if not w.ready or w.job is not None]
             if not waiting:
-                break
-            limits = [w.since + (timeout if w.ready else STARTUP_TIMEOUT) for w in waiting]
+                if ended and not todo:
+                    return
+                continue
+            limits = [w.since + (timeout_seconds if w.ready else STARTUP_TIMEOUT) for w in waiting]
             wait_for = max(0.0, min(limits) - time.monotonic())
+            if not ended and len(todo) < max(1, workers):  # room to take more: look for input
+                wait_for = min(wait_for, INPUT_POLL)
             readable = multiprocessing.connection.wait(
                 [w.stdout.fileno() for w in waiting], wait_for
             )
-
             for w in list(pool):
                 if w.stdout.fileno() not in readable:
                     continue
@@ -316,30 +361,24 @@ def _run_pool(
                                 "extraction workers failed to start "
                                 f"(exit code {w.exitcode()}); see the log"
                             )
-                    elif w.job is not None:
-                        note = f"extraction worker crashed (exit code {w.exitcode()})"
-                        results[w.job] = _fallback(jobs[w.job], note)
-                        w.job = None
-                    retire(w)
+                    fail(w, f"extraction worker crashed (exit code {w.exitcode()})")
                     continue
                 if msg == ("ready",):
                     w.ready = True
                     start_failures = 0
                     continue
-                index, ok, payload = msg
-                w.job = None
-                results[index] = _finish(jobs[index], ok, payload, min_chars)
+                _, ok, payload = msg
+                if w.job is not None:
+                    key, job = w.job
+                    w.job = None
+                    put(key, _finish(job, ok, payload, min_chars))
             now = time.monotonic()
             for w in list(pool):
-                if w.job is not None and now - w.since >= timeout:
-                    results[w.job] = _fallback(
-                        jobs[w.job], f"extraction timed out after {timeout:g}s"
-                    )
-                    w.job = None
-                    retire(w)
+                if w.job is not None and now - w.since >= timeout_seconds:
+                    fail(w, f"extraction timed out after {timeout_seconds:g}s")
                 elif not w.ready and now - w.since >= STARTUP_TIMEOUT:
                     give_up(f"extraction worker did not start within {STARTUP_TIMEOUT:g}s")
-                    retire(w)
+                    fail(w, "")
     finally:
         for w in pool:
             if w.job is None and w.ready:

@@ -32,6 +32,15 @@ class FetchSettings(BaseModel):
         ge=1,
         description="every Nth poll of a feed ignores ETag/Last-Modified (servers get them wrong)",
     )
+    stream_chunk: int = Field(
+        1000,
+        ge=1,
+        description="articles processed per step of a streaming pass; a pass with no more new "
+        "articles is processed as one batch",
+    )
+    stream_queue: int = Field(
+        32, ge=1, description="fetched pages waiting for extraction at most (bounds the memory)"
+    )
     max_backoff_minutes: float = Field(
         360.0, gt=0, description="longest wait after repeated failures (6 h: 4 tries a day)"
     )

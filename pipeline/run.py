@@ -1,5 +1,9 @@
 """One monitoring pass: prepare → poll → extract → process → health → deliver → summarize.
 
+An unsharded pass streams (`pipeline.stream`): poll, extract and process overlap through
+bounded queues, processing chunks of `fetch.stream_chunk` articles as extraction finishes them
+(one batch, as before, when the pass fits in one chunk).
+
 `run_pass` is the pass. The Prefect flow, `explain`, the tests and the benchmarks all call it
 (or the stage functions it calls). A stage runner decides how each stage is called: directly
 by default, as a Prefect task in the flow (`flows.monitor_flow`).
@@ -32,15 +36,15 @@ from pipeline.extract import extract_batch
 from pipeline.harvest import Harvest, harvest_feed, save_validators
 from pipeline.health import check_feed_health
 from pipeline.prepare import Prepared, prepare
-from pipeline.process import ArticleOutcome, process_batch
+from pipeline.process import process_batch
 from pipeline.stage import (
     StagedBatch,
-    leftover_batch,
     round_note,
     stage_candidates,
     take_round,
     wait_for_round,
 )
+from pipeline.stream import stream_pass
 from pipeline.summary import PassSummary, summarize
 from storage import repo_feeds
 from storage.db import session_scope
@@ -117,6 +121,8 @@ def run_pass(
 ) -> PassSummary:
     """Run one monitoring pass of `cfg` at `now`, recorded as a run; returns its summary.
 
+    Unsharded, poll, extract and process overlap (`pipeline.stream`, each chunk processed under
+    `serial()`); a shard's run polls, extracts, then meets its round at the barrier.
     `fetcher` (default: a new one for this pass) lets a caller share or inspect the HTTP client.
     `shard` limits polling to that shard's feeds; `serial()` is held around the stages that
     write what other runs of the monitor read (prepare; process through deliver).
@@ -128,35 +134,35 @@ def run_pass(
     with serial():
         prepared = runner("prepare", prepare, cfg, engine, now=now, force=force)
     prepared = shard_share(cfg, prepared, shard)
+    staged, wait, streamed = 0, None, None
     with ExitStack() as stack:
         if fetcher is None:
             fetcher = stack.enter_context(Fetcher(cfg.fetch))
-        harvests = poll_feeds(
-            cfg,
-            engine,
-            fetcher,
-            prepared.due_feeds,
-            now=now,
-            runner=runner,
-            threads=poll_threads,
-        )
-    candidates = runner("extract", extract_batch, harvests)
-    staged, wait = 0, None
-    if shard is not None:  # the barrier: the round's shards are processed as one batch
+        if shard is None:  # poll, extract and process overlap (pipeline.stream)
+            streamed = stream_pass(cfg, engine, fetcher, prepared.due_feeds, now=now,
+                                   runner=runner, threads=poll_threads, run_id=run_id,
+                                   run_url=run_url, serial=serial)  # fmt: skip
+        else:
+            harvests = poll_feeds(cfg, engine, fetcher, prepared.due_feeds, now=now,
+                                  runner=runner, threads=poll_threads)  # fmt: skip
+    batch: StagedBatch | None = None
+    if streamed is not None:
+        harvests, outcomes, batch = streamed.harvests, streamed.outcomes, streamed.batch
+    else:  # a shard: the barrier, then the round's candidates are processed as one batch
+        candidates = runner("extract", extract_batch, harvests)
         staged = runner("stage", stage_candidates, cfg, engine, candidates, shard=shard,
                         run_id=run_id, now=now)  # fmt: skip
         wait = runner("barrier", wait_for_round, cfg, engine, shard=shard, run_id=run_id,
                       timeout=cfg.shards.barrier_seconds)  # fmt: skip
+        outcomes = []
     with serial():
-        if shard is None:
-            batch: StagedBatch | None = leftover_batch(cfg, engine, candidates)
-        else:
+        if streamed is None:
             batch = take_round(cfg, engine, run_id=run_id)
-        outcomes: list[ArticleOutcome] = []
-        if batch is not None:
-            outcomes = runner("process", process_batch, cfg, engine, batch.candidates,
-                              run_id=run_id, now=now, run_url=run_url, **batch.hooks())  # fmt: skip
-            batch.settle(engine)
+            if batch is not None:
+                outcomes = runner("process", process_batch, cfg, engine, batch.candidates,
+                                  run_id=run_id, now=now, run_url=run_url,
+                                  **batch.hooks())  # fmt: skip
+                batch.settle(engine)
         save_validators(cfg, engine, harvests)  # only now: the entries they cover are stored
         health = runner(
             "feed health", check_feed_health, cfg, engine, run_id=run_id, now=now, run_url=run_url

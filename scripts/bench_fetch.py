@@ -59,6 +59,7 @@ from pipeline import harvest as harvest_stage
 from pipeline.extract import Candidate
 from pipeline.harvest import Harvest
 from pipeline.run import run_pass
+from pipeline.stream import StreamReport
 from scripts.bench_fetch_site import (
     BYTES_SENT,
     FEED_304,
@@ -187,11 +188,14 @@ def measure_pass(label: str, cfg: MonitorConfig, counters: Any, *, threads: int)
         "process": clock.seconds("process"),
     }
     harvests: list[Harvest] = clock.results.get("poll", [])
-    candidates: list[Candidate] = (clock.results.get("extract") or [[]])[0]
-    st.extraction_calls = len(
-        {e.job.url for h in harvests for e in h.items if e.job.html is not None}
-    )
-    st.extracted_from_page = sum(c.text.source == "page" for c in candidates)
+    extracted: list[Candidate] | StreamReport = (clock.results.get("extract") or [[]])[0]
+    if isinstance(extracted, StreamReport):  # the streaming pass keeps no page: it counted
+        st.extraction_calls, st.extracted_from_page = extracted.pages, extracted.from_page
+    else:
+        st.extraction_calls = len(
+            {e.job.url for h in harvests for e in h.items if e.job.html is not None}
+        )
+        st.extracted_from_page = sum(c.text.source == "page" for c in extracted)
     st.statuses = Counter(str(h.status) for h in harvests)
     st.stored = summary.new_articles + summary.updated_articles
     with counters.get_lock():

@@ -30,7 +30,7 @@ from tests.flows.conftest import slack_sink
 from tests.flows.prefect_server import BIN, REPO, PrefectServer, client_settings, describe
 from tests.flows.prefect_server import prefect_server as prefect_server
 from tests.support.httpserver import Handler, LocalHTTPServer, Request, Response
-from tests.support.newsfixture import SAMPLES, Entry, serve_feed, serve_sample
+from tests.support.newsfixture import SAMPLES, Entry, conditional, serve_feed, serve_sample
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -58,19 +58,6 @@ class Gate:
         while not self.requests:
             assert time.monotonic() < deadline, "the gated URL was never requested"
             time.sleep(0.2)
-
-
-def conditional(site: LocalHTTPServer, path: str, etag: str = '"v1"') -> None:
-    """Make the feed at `path` answer conditional GETs: ETag, and 304 when it matches."""
-    plain = site.routes[path]
-    assert isinstance(plain, Response)
-    tagged = Response(plain.status, plain.body, {"ETag": etag}, plain.content_type)
-
-    def handler(req: Request) -> Response:
-        sent = {k.lower(): v for k, v in req.headers.items()}.get("if-none-match")
-        return Response(304, b"", {"ETag": etag}) if sent == etag else tagged
-
-    site.route(path, handler)
 
 
 def bulk_feed(site: LocalHTTPServer, count: int) -> str:

@@ -26,26 +26,13 @@ from storage import repository as repo
 from storage.db import get_engine
 from storage.models import ArticleSource
 from tests.monitors.test_extract import extract_workers_alive
-from tests.support.httpserver import LocalHTTPServer, Request, Response
-from tests.support.newsfixture import SAMPLES, serve_feed, serve_sample
+from tests.support.httpserver import LocalHTTPServer
+from tests.support.newsfixture import SAMPLES, conditional, serve_feed, serve_sample
 
 REPO = Path(__file__).resolve().parents[2]
 SLUGS = ("guardian", "nbcnews-world", "wsj-world", "bbc-news")
 PER_FEED = 6  # 4 feeds x 6 entries + one entry listed by two feeds: 25 entries, 24 pages
 CHUNK, QUEUE = 5, 2
-
-
-def with_etag(site: LocalHTTPServer, path: str, etag: str = '"v1"') -> None:
-    """The feed at `path` sends an ETag and answers 304 when it comes back."""
-    plain = site.routes[path]
-    assert isinstance(plain, Response)
-    tagged = Response(plain.status, plain.body, {"ETag": etag}, plain.content_type)
-
-    def handler(req: Request) -> Response:
-        sent = {k.lower(): v for k, v in req.headers.items()}.get("if-none-match")
-        return Response(304, b"", {"ETag": etag}) if sent == etag else tagged
-
-    site.route(path, handler)
 
 
 def build_site(site: LocalHTTPServer) -> dict[str, str]:
@@ -59,7 +46,7 @@ def build_site(site: LocalHTTPServer) -> dict[str, str]:
         if slug == "wsj-world":
             entries.append(first)  # fetched once, through whichever feed claims it first
         feeds[slug] = serve_feed(site, f"/{slug}.xml", entries)
-        with_etag(site, f"/{slug}.xml")
+        conditional(site, f"/{slug}.xml")
     return feeds
 
 

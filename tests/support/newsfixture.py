@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from email.utils import format_datetime
 from pathlib import Path
 
-from tests.support.httpserver import LocalHTTPServer, Response
+from tests.support.httpserver import LocalHTTPServer, Request, Response
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -86,6 +86,19 @@ def serve_feed(server: LocalHTTPServer, path: str, entries: list[Entry]) -> str:
         ),
     )
     return server.url(path)
+
+
+def conditional(site: LocalHTTPServer, path: str, etag: str = '"v1"') -> None:
+    """Make the feed at `path` answer conditional GETs: ETag, and 304 when it matches."""
+    plain = site.routes[path]
+    assert isinstance(plain, Response)
+    tagged = Response(plain.status, plain.body, {"ETag": etag}, plain.content_type)
+
+    def handler(req: Request) -> Response:
+        sent = {k.lower(): v for k, v in req.headers.items()}.get("if-none-match")
+        return Response(304, b"", {"ETag": etag}) if sent == etag else tagged
+
+    site.route(path, handler)
 
 
 def now_rfc822() -> str:

@@ -2,7 +2,8 @@
 
 * two runs of one monitor started together: the second waits for the first (the monitor lock)
   and the alerts are exactly those of one run;
-* a run `kill -9`ed while polling and one killed while delivering: the next run notices the
+* a run `kill -9`ed while polling, extracting, processing (some of its articles stored: the
+  pass processes a few at a time) or delivering: the next run notices the
   crash (run closed as crashed, flow run Crashed in Prefect, operator channels told, said in its
   output), stores every entry and sends every owed alert, at most one duplicate per channel.
 
@@ -21,6 +22,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -88,8 +90,11 @@ def setup_site(site: LocalHTTPServer) -> dict[str, str]:
     return feeds
 
 
-def write_monitor(tmp_path: Path, feeds: dict[str, str], db_url: str) -> Path:
-    data = {
+def write_monitor(
+    tmp_path: Path, feeds: dict[str, str], db_url: str, chunk: int | None = None
+) -> Path:
+    """The test monitor file; `chunk` articles per process step of the streaming pass."""
+    data: dict[str, Any] = {
         "name": "crash-test",
         "seeds": str(REPO / "seeds"),
         "data_dir": str(tmp_path / "data"),
@@ -101,6 +106,8 @@ def write_monitor(tmp_path: Path, feeds: dict[str, str], db_url: str) -> Path:
         },
         "fetch": {"allow_networks": ["127.0.0.1/32"], "read_timeout": 150, "total_timeout": 200},
     }
+    if chunk is not None:
+        data["fetch"]["stream_chunk"] = chunk
     path = tmp_path / "monitor.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
@@ -237,10 +244,26 @@ def test_two_overlapping_runs_send_the_alerts_of_one(
     assert slack_kinds(sink) == Counter(development=1)
 
 
-#: how the test knows the killed run is at the stage: a gated URL requested, or the stage's
-#: task RUNNING in the Prefect API
+#: how the test knows the killed run is at the stage: a gated URL requested, the extract task
+#: RUNNING in the Prefect API, or (processing) some of the pass's articles stored and not all:
+#: the pass processes CHUNK articles at a time while it extracts the rest
 STAGES = ["polling", "extraction", "processing", "delivery"]
 BULK = 40  # more articles, so that extraction and processing last long enough to be caught
+CHUNK = 4
+
+
+def wait_partly_stored(db_url: str, total: int, timeout: float = 240) -> int:
+    """Wait until some but not all of the pass's `total` articles are stored; their count."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            (n,) = rows(db_url, "SELECT count(*) FROM article")[0]
+        except Exception:  # the run has not migrated the new database yet
+            n = 0
+        if 0 < n < total:
+            return int(n)
+        time.sleep(0.05)
+    raise AssertionError(f"never caught the run with some of its {total} articles stored")
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -262,7 +285,7 @@ def test_run_killed_mid_pass_is_noticed_and_the_next_run_loses_nothing(
         site.route("/alpha.xml", gate)
     else:
         site.route("/slack-first", gate)
-    monitor = write_monitor(tmp_path, feeds, db_url)
+    monitor = write_monitor(tmp_path, feeds, db_url, CHUNK if stage == "processing" else None)
     # at delivery, the killed run's Slack post hangs until it is killed
     first_slack = site.url("/slack-first" if stage == "delivery" else "/slack")
 
@@ -270,10 +293,10 @@ def test_run_killed_mid_pass_is_noticed_and_the_next_run_loses_nothing(
     try:
         if stage in ("polling", "delivery"):
             gate.wait_requested()
+        elif stage == "extraction":
+            wait_task_running(prefect_server, db_url, "extract")
         else:
-            wait_task_running(
-                prefect_server, db_url, "extract" if stage == "extraction" else "process"
-            )
+            wait_partly_stored(db_url, 4 + BULK)
         stored_at_kill = len(rows(db_url, "SELECT id FROM article"))
     finally:
         kill9(killed)
